@@ -1,0 +1,98 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "playclock",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "playclockd", targets: ["playclockd"]),
+        .executable(name: "playclock", targets: ["playclock"]),
+        .executable(name: "playclock-sim", targets: ["playclock-sim"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+    ],
+    targets: [
+        // System libraries (Debian: libsqlite3-dev, libmosquitto-dev).
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CMosquitto",
+            pkgConfig: "libmosquitto",
+            providers: [.apt(["libmosquitto-dev"])]
+        ),
+
+        // Pure, sans-I/O domain: state machines that take events and a time and return actions.
+        .target(name: "PlayclockCore"),
+
+        // Small, tested wrapper over the SQLite C API.
+        .target(name: "PlayclockSQLite", dependencies: ["CSQLite"]),
+
+        // MQTT over libmosquitto: validated topics, pure matcher, supervised client.
+        .target(
+            name: "PlayclockMQTT",
+            dependencies: [
+                "CMosquitto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Runtime: store schema, hub actor executing core actions, services.
+        .target(
+            name: "PlayclockHub",
+            dependencies: [
+                "PlayclockCore",
+                "PlayclockSQLite",
+                "PlayclockMQTT",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+
+        .executableTarget(
+            name: "playclockd",
+            dependencies: [
+                "PlayclockHub",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        .executableTarget(
+            name: "playclock",
+            dependencies: [
+                "PlayclockCore",
+                "PlayclockMQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "playclock-sim",
+            dependencies: [
+                "PlayclockCore",
+                "PlayclockMQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Fast tests: pure core, SQLite on real files, topic matcher, hub actor against an in-memory transport.
+        .testTarget(name: "PlayclockCoreTests", dependencies: ["PlayclockCore"]),
+        .testTarget(name: "PlayclockSQLiteTests", dependencies: ["PlayclockSQLite"]),
+        .testTarget(name: "PlayclockMQTTTests", dependencies: ["PlayclockMQTT"]),
+        .testTarget(name: "PlayclockHubTests", dependencies: ["PlayclockHub", "PlayclockCore"]),
+
+        // Slow tests: a real mosquitto on a free loopback port and the real binaries.
+        .testTarget(
+            name: "PlayclockIntegrationTests",
+            dependencies: ["PlayclockMQTT", "PlayclockCore"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,168 @@
+/// A staff command, decoded and validated from a request (`R/hub/request/<verb>` + JSON body).
+public enum Command: Sendable, Equatable {
+    case stationAdd(id: StationID, name: String, kind: StationKind)
+    case stationRemove(StationID)
+    case stationList
+    case stationGet(StationID)
+    case stationMaintenance(StationID, enabled: Bool)
+    case sessionStart(StationID, seconds: Int64)
+    case sessionExtend(StationID, seconds: Int64)
+    case sessionPause(StationID)
+    case sessionResume(StationID)
+    case sessionStop(StationID)
+    case sessionTransfer(from: StationID, to: StationID)
+
+    public static let verbs = [
+        "station/add", "station/remove", "station/list", "station/get", "station/maintenance",
+        "session/start", "session/extend", "session/pause", "session/resume", "session/stop", "session/transfer",
+    ]
+
+    /// Whether the command changes anything (read-only commands need no store transaction).
+    public var isMutation: Bool {
+        switch self {
+        case .stationList, .stationGet: return false
+        default: return true
+        }
+    }
+}
+
+/// Why a request was refused. `code` is stable (clients switch on it); `message` is for people.
+public struct CommandError: Error, Sendable, Equatable {
+    public var code: String
+    public var message: String
+
+    public init(_ code: String, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    static func invalidJSON() -> CommandError { .init("invalid_json", "the request body is not valid JSON") }
+    static func unknownStation(_ id: StationID) -> CommandError {
+        .init("unknown_station", "station \(id) does not exist")
+    }
+    static func noSession(_ id: StationID) -> CommandError {
+        .init("no_session", "station \(id) has no session")
+    }
+}
+
+/// A request as it arrives: the verb from the topic, the body, and the transaction id if any.
+public struct Request: Sendable, Equatable {
+    public var verb: String
+    public var command: Command
+    public var transaction: JSONValue?
+
+    /// Decodes a request. On failure the error carries the transaction id when one could be read,
+    /// so the refusal can still be matched by the client.
+    public static func decode(
+        verb: String, payload: [UInt8], policy: HubPolicy
+    ) -> Result<Request, RequestDecodeError> {
+        guard payload.count <= policy.maxRequestBytes else {
+            return .failure(
+                RequestDecodeError(
+                    error: .init("payload_too_large", "the request is \(payload.count) bytes; the limit is \(policy.maxRequestBytes)"),
+                    transaction: nil))
+        }
+        let body: [String: JSONValue]
+        if payload.allSatisfy({ $0 == 0x20 || $0 == 0x0A || $0 == 0x0D || $0 == 0x09 }) {
+            body = [:]  // an empty body is an empty object: `station/list` needs nothing
+        } else {
+            guard let decoded = try? JSONCoding.decode(payload) else {
+                return .failure(RequestDecodeError(error: .invalidJSON(), transaction: nil))
+            }
+            guard let object = decoded.objectValue else {
+                return .failure(
+                    RequestDecodeError(error: .init("invalid_request", "the request body must be a JSON object"), transaction: nil))
+            }
+            body = object
+        }
+        let transaction = body["transaction"]
+        do {
+            let command = try parse(verb: verb, body: body, policy: policy)
+            return .success(Request(verb: verb, command: command, transaction: transaction))
+        } catch {
+            return .failure(RequestDecodeError(error: error, transaction: transaction))
+        }
+    }
+
+    public static func parse(verb: String, body: [String: JSONValue], policy: HubPolicy) throws(CommandError) -> Command {
+        switch verb {
+        case "station/add":
+            let id = try station(body, "station")
+            let name = try optionalString(body, "name", maxLength: 64) ?? id.value
+            let kindText = try optionalString(body, "kind", maxLength: 16) ?? "pc"
+            guard let kind = StationKind(kindText) else {
+                throw CommandError("invalid_request", "kind must be a lower-case word of 1-16 letters, digits or '-' (pc, console, ...)")
+            }
+            return .stationAdd(id: id, name: name, kind: kind)
+        case "station/remove": return .stationRemove(try station(body, "station"))
+        case "station/list": return .stationList
+        case "station/get": return .stationGet(try station(body, "station"))
+        case "station/maintenance":
+            let id = try station(body, "station")
+            guard let enabled = body["enabled"]?.boolValue else {
+                throw CommandError("invalid_request", "\"enabled\" must be true or false")
+            }
+            return .stationMaintenance(id, enabled: enabled)
+        case "session/start": return .sessionStart(try station(body, "station"), seconds: try duration(body, policy))
+        case "session/extend": return .sessionExtend(try station(body, "station"), seconds: try duration(body, policy))
+        case "session/pause": return .sessionPause(try station(body, "station"))
+        case "session/resume": return .sessionResume(try station(body, "station"))
+        case "session/stop": return .sessionStop(try station(body, "station"))
+        case "session/transfer":
+            let from = try station(body, "station")
+            let to = try station(body, "to")
+            guard from != to else { throw CommandError("invalid_request", "cannot transfer a session to the same station") }
+            return .sessionTransfer(from: from, to: to)
+        default:
+            throw CommandError("unknown_verb", "unknown verb \"\(verb)\"; known verbs: \(Command.verbs.joined(separator: ", "))")
+        }
+    }
+
+    private static func station(_ body: [String: JSONValue], _ key: String) throws(CommandError) -> StationID {
+        guard let value = body[key] else { throw CommandError("invalid_request", "\"\(key)\" is required") }
+        guard let text = value.stringValue else { throw CommandError("invalid_request", "\"\(key)\" must be a string") }
+        guard let id = StationID(text) else {
+            throw CommandError(
+                "invalid_station_id", "\"\(key)\" must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-' (no '+', '#' or '/')")
+        }
+        return id
+    }
+
+    private static func optionalString(_ body: [String: JSONValue], _ key: String, maxLength: Int) throws(CommandError) -> String? {
+        guard let value = body[key], value != .null else { return nil }
+        guard let text = value.stringValue, !text.isEmpty, text.count <= maxLength else {
+            throw CommandError("invalid_request", "\"\(key)\" must be a non-empty string of at most \(maxLength) characters")
+        }
+        return text
+    }
+
+    /// `minutes` or `seconds` (exactly one), a whole positive number no larger than the policy allows.
+    private static func duration(_ body: [String: JSONValue], _ policy: HubPolicy) throws(CommandError) -> Int64 {
+        let minutes = body["minutes"], seconds = body["seconds"]
+        let total: Int64
+        switch (minutes, seconds) {
+        case (.some, .some):
+            throw CommandError("invalid_duration", "give either \"minutes\" or \"seconds\", not both")
+        case (nil, nil):
+            throw CommandError("invalid_duration", "\"minutes\" or \"seconds\" is required")
+        case (.some(let m), nil):
+            guard let value = m.intValue else { throw CommandError("invalid_duration", "\"minutes\" must be a whole number") }
+            guard value > 0, value <= policy.maxSessionSeconds / 60 else {
+                throw CommandError("invalid_duration", "\"minutes\" must be between 1 and \(policy.maxSessionSeconds / 60)")
+            }
+            total = value * 60
+        case (nil, .some(let s)):
+            guard let value = s.intValue else { throw CommandError("invalid_duration", "\"seconds\" must be a whole number") }
+            guard value > 0, value <= policy.maxSessionSeconds else {
+                throw CommandError("invalid_duration", "\"seconds\" must be between 1 and \(policy.maxSessionSeconds)")
+            }
+            total = value
+        }
+        return total
+    }
+}
+
+public struct RequestDecodeError: Error, Sendable, Equatable {
+    public var error: CommandError
+    public var transaction: JSONValue?
+}

@@ -1,0 +1,598 @@
+/// The hub's domain as a sans-I/O state machine.
+///
+/// It takes events (commands, heartbeats, the passing of time) together with a `Timestamp` and
+/// returns `HubAction`s; it never reads a clock, touches a socket or a file. The runtime executes
+/// the actions and asks `nextDeadline()` when to call `tick(now:)` again.
+public struct HubCore: Sendable {
+    public let topics: TopicScheme
+    public let policy: HubPolicy
+    private var entries: [StationID: Entry] = [:]
+    private var lastEventID: Int64
+
+    /// Per-station live state: configuration, session, presence and scheduling.
+    struct Entry: Sendable {
+        var station: Station
+        var session: SessionRecord?
+        /// nil: unknown (a station without an agent that never heartbeated).
+        var online: Bool?
+        var lastSeenMonoNanos: Int64?
+        /// The last heartbeat's fields other than `seq`.
+        var agentInfo: [String: JSONValue] = [:]
+        /// Set after an expiry: the station shows `expired` until then.
+        var expiredUntilMonoNanos: Int64?
+        var expiredSession: String?
+        var nextCountdownMonoNanos: Int64?
+        /// When control was last re-sent to converge a disagreeing agent (rate limit).
+        var lastSyncMonoNanos: Int64?
+    }
+
+    public init(topics: TopicScheme, policy: HubPolicy, stations: [Station], sessions: [SessionRecord], lastEventID: Int64) {
+        self.topics = topics
+        self.policy = policy
+        self.lastEventID = lastEventID
+        for station in stations {
+            entries[station.id] = Entry(station: station, online: station.kind.expectsAgent ? false : nil)
+        }
+        for session in sessions where !session.isEnded {
+            entries[session.station]?.session = session
+        }
+    }
+
+    // MARK: - Queries
+
+    public var stationIDs: [StationID] { entries.keys.sorted() }
+
+    public func session(at station: StationID) -> SessionRecord? { entries[station]?.session }
+
+    public func isOnline(_ station: StationID) -> Bool? { entries[station]?.online }
+
+    public func stationState(_ id: StationID, now: Timestamp) -> JSONValue? {
+        entries[id].map { stateJSON($0, now: now) }
+    }
+
+    public func status(of id: StationID, now: Timestamp) -> String? {
+        entries[id].map { status($0, now: now) }
+    }
+
+    // MARK: - Recovery and resync
+
+    /// Brings sessions loaded from the store up to date after a start.
+    ///
+    /// Within the same boot the monotonic clock says exactly how long the hub was down. Across a
+    /// reboot (new `bootID`) the monotonic clock restarted, so time used is taken up to the last
+    /// moment the previous run was known alive (`lastAlive`, recorded every few seconds), and the
+    /// downtime after it from the wall clock, never negative: a wall clock that went backwards
+    /// grants at most the heartbeat interval of the previous run, never steals.
+    public mutating func recover(lastAlive: Timestamp?, now: Timestamp) -> [HubAction] {
+        var actions: [HubAction] = [event("hub.started", station: nil, session: nil, data: [:], now: now)]
+        for id in stationIDs {
+            guard var session = entries[id]?.session, session.anchor.bootID != now.bootID else { continue }
+            let reference: (wall: Int64, used: Int64)
+            if let alive = lastAlive, alive.bootID == session.anchor.bootID, alive.monoNanos >= session.anchor.monoNanos {
+                reference = (alive.wallMillis, session.usedMillis(at: alive))
+            } else {
+                reference = (session.anchor.wallMillis, session.usedMillisAtAnchor)
+            }
+            let downtime = session.paused ? 0 : max(0, now.wallMillis - reference.wall)
+            session.usedMillisAtAnchor = min(session.grantedMillis, reference.used + downtime)
+            session.anchor = now
+            entries[id]?.session = session
+            actions.append(.saveSession(session))
+            actions.append(
+                event("session.recovered", station: id, session: session.id,
+                      data: ["downtime_ms": .int(downtime), "remaining_s": .int(seconds(session.remainingMillis(at: now)))],
+                      now: now))
+        }
+        actions += tick(now: now)
+        return actions
+    }
+
+    /// Everything a freshly (re)connected broker must see: every retained state, and the control
+    /// each station should be under right now (agents treat repeated lock/unlock as idempotent).
+    public mutating func resync(now: Timestamp) -> [HubAction] {
+        var actions: [HubAction] = []
+        for id in stationIDs {
+            guard let entry = entries[id] else { continue }
+            actions.append(publishState(entry, now: now))
+            actions.append(controlSync(entry, now: now))
+            if entry.session != nil {
+                actions.append(publishCountdown(entry, now: now))
+                let next = nextCountdown(after: now, entry: entry)
+                entries[id]?.nextCountdownMonoNanos = next
+            }
+        }
+        return actions
+    }
+
+    // MARK: - Time
+
+    /// The next monotonic instant at which `tick` has something to do, if any.
+    public func nextDeadline() -> Int64? {
+        var best: Int64?
+        for entry in entries.values {
+            if let d = deadline(of: entry), best.map({ d < $0 }) ?? true { best = d }
+        }
+        return best
+    }
+
+    private func deadline(of entry: Entry) -> Int64? {
+        var candidates: [Int64] = []
+        if let session = entry.session, !session.paused {
+            let left = session.grantedMillis - session.usedMillisAtAnchor
+            candidates.append(session.anchor.monoNanos + left * 1_000_000)
+            for t in policy.warnThresholdsSeconds where !session.warnedThresholds.contains(t) {
+                candidates.append(session.anchor.monoNanos + (left - t * 1000) * 1_000_000)
+            }
+            if let c = entry.nextCountdownMonoNanos { candidates.append(c) }
+        }
+        if entry.online == true, let seen = entry.lastSeenMonoNanos {
+            candidates.append(seen + policy.offlineAfterNanos)
+        }
+        if let until = entry.expiredUntilMonoNanos { candidates.append(until) }
+        return candidates.min()
+    }
+
+    /// Fires everything due at `now`: expiries, warnings, countdowns, presence timeouts.
+    public mutating func tick(now: Timestamp) -> [HubAction] {
+        var actions: [HubAction] = []
+        for id in stationIDs {
+            guard let entry = entries[id], let d = deadline(of: entry), d <= now.monoNanos else { continue }
+            actions += fire(id, now: now)
+        }
+        return actions
+    }
+
+    private mutating func fire(_ id: StationID, now: Timestamp) -> [HubAction] {
+        guard var entry = entries[id] else { return [] }
+        var actions: [HubAction] = []
+        var stateChanged = false
+
+        if let until = entry.expiredUntilMonoNanos, until <= now.monoNanos {
+            entry.expiredUntilMonoNanos = nil
+            entry.expiredSession = nil
+            stateChanged = true
+        }
+        if entry.online == true, let seen = entry.lastSeenMonoNanos, seen + policy.offlineAfterNanos <= now.monoNanos {
+            entry.online = false
+            actions.append(event("station.offline", station: id, session: entry.session?.id, data: ["reason": "heartbeat_timeout"], now: now))
+            stateChanged = true
+        }
+        if var session = entry.session, !session.paused {
+            let remaining = session.remainingMillis(at: now)
+            if remaining == 0 {
+                session.reanchor(at: now)
+                session.endedAtWallMillis = now.wallMillis
+                session.endReason = "expired"
+                entry.session = nil
+                entry.expiredUntilMonoNanos = now.monoNanos + policy.expiredHoldSeconds * 1_000_000_000
+                entry.expiredSession = session.id
+                entry.nextCountdownMonoNanos = nil
+                actions.append(.saveSession(session))
+                actions.append(event("session.expired", station: id, session: session.id,
+                                     data: ["used_s": .int(seconds(session.usedMillisAtAnchor))], now: now))
+                actions.append(publishControl(id, lock(session: session.id, reason: "expired", now: now)))
+                actions.append(event("station.locked", station: id, session: session.id, data: ["reason": "expired"], now: now))
+                actions.append(publishCountdown(entry, now: now))
+                stateChanged = true
+            } else {
+                let due = policy.warnThresholdsSeconds.filter { !session.warnedThresholds.contains($0) && remaining <= $0 * 1000 }
+                if let threshold = due.min() {
+                    session.warnedThresholds.append(contentsOf: due)
+                    session.warnedThresholds.sort()
+                    entry.session = session
+                    actions.append(.saveSession(session))
+                    actions.append(publishControl(id, warn(session, threshold: threshold, now: now)))
+                    actions.append(event("session.warned", station: id, session: session.id,
+                                         data: ["threshold_s": .int(threshold), "remaining_s": .int(seconds(remaining))], now: now))
+                    stateChanged = true
+                }
+                if let c = entry.nextCountdownMonoNanos, c <= now.monoNanos {
+                    actions.append(publishCountdown(entry, now: now))
+                    entry.nextCountdownMonoNanos = nextCountdown(after: now, entry: entry)
+                }
+            }
+        }
+        entries[id] = entry
+        if stateChanged { actions.append(publishState(entry, now: now)) }
+        return actions
+    }
+
+    private func nextCountdown(after now: Timestamp, entry: Entry) -> Int64? {
+        guard let session = entry.session, !session.paused else { return nil }
+        let remaining = session.remainingMillis(at: now)
+        let finalPhase = policy.finalPhaseSeconds * 1000
+        let step: Int64
+        if remaining > finalPhase {
+            step = min(policy.countdownIntervalSeconds * 1000, remaining - finalPhase)
+        } else {
+            step = policy.finalCountdownIntervalSeconds * 1000
+        }
+        return now.monoNanos + max(step, 1) * 1_000_000
+    }
+
+    // MARK: - Presence
+
+    /// An agent heartbeat on `R/stations/<id>/heartbeat`: a JSON object with at least `{"seq": n}`.
+    public mutating func heartbeat(station raw: String, payload: [UInt8], now: Timestamp) throws(CommandError) -> [HubAction] {
+        let id = try knownStation(raw)
+        guard payload.count <= policy.maxHeartbeatBytes else {
+            throw CommandError("payload_too_large", "heartbeat is \(payload.count) bytes; the limit is \(policy.maxHeartbeatBytes)")
+        }
+        guard let body = (try? JSONCoding.decode(payload))?.objectValue else { throw .invalidJSON() }
+        guard body["seq"]?.intValue != nil else {
+            throw CommandError("invalid_request", "a heartbeat needs an integer \"seq\"")
+        }
+        var info = body
+        info["seq"] = nil
+        return seen(id, info: info, now: now)
+    }
+
+    /// The agent's own presence topic `R/stations/<id>/agent`: `online`, or `offline` (its will).
+    public mutating func agentPresence(station raw: String, payload: [UInt8], now: Timestamp) throws(CommandError) -> [HubAction] {
+        let id = try knownStation(raw)
+        switch String(decoding: payload, as: UTF8.self) {
+        case "online":
+            return seen(id, info: nil, now: now)
+        case "offline":
+            guard var entry = entries[id], entry.online != false else { return [] }
+            entry.online = false
+            entries[id] = entry
+            return [
+                event("station.offline", station: id, session: entry.session?.id, data: ["reason": "agent_offline"], now: now),
+                publishState(entry, now: now),
+            ]
+        default:
+            throw CommandError("invalid_request", "agent presence must be \"online\" or \"offline\"")
+        }
+    }
+
+    private mutating func seen(_ id: StationID, info: [String: JSONValue]?, now: Timestamp) -> [HubAction] {
+        guard var entry = entries[id] else { return [] }
+        var actions: [HubAction] = []
+        let cameOnline = entry.online != true
+        entry.online = true
+        entry.lastSeenMonoNanos = now.monoNanos
+        let infoChanged = info.map { $0 != entry.agentInfo } ?? false
+        if let info { entry.agentInfo = info }
+
+        var sync = cameOnline
+        if !cameOnline, let locked = entry.agentInfo["locked"]?.boolValue, locked != shouldBeLocked(entry) {
+            // The agent disagrees with the hub: re-send, at most once per heartbeat interval.
+            let interval = policy.heartbeatIntervalSeconds * 1_000_000_000
+            sync = entry.lastSyncMonoNanos.map { now.monoNanos - $0 >= interval } ?? true
+        }
+        if sync { entry.lastSyncMonoNanos = now.monoNanos }
+        entries[id] = entry
+
+        if cameOnline {
+            actions.append(event("station.online", station: id, session: entry.session?.id, data: [:], now: now))
+        }
+        if sync { actions.append(controlSync(entry, now: now)) }
+        if cameOnline || infoChanged { actions.append(publishState(entry, now: now)) }
+        return actions
+    }
+
+    private func shouldBeLocked(_ entry: Entry) -> Bool {
+        guard let session = entry.session else { return true }
+        return session.paused
+    }
+
+    // MARK: - Commands
+
+    /// A request that could not even be decoded, or that `handle` refused: recorded for the audit trail.
+    public mutating func rejected(verb: String, error: CommandError, now: Timestamp) -> [HubAction] {
+        [event("command.rejected", station: nil, session: nil,
+               data: ["verb": .string(verb), "code": .string(error.code), "message": .string(error.message)], now: now)]
+    }
+
+    /// Applies a decoded command. `newSessionID` is used if the command starts a session.
+    public mutating func handle(_ command: Command, verb: String, newSessionID: String, now: Timestamp) -> CommandOutcome {
+        do {
+            let (data, actions) = try apply(command, newSessionID: newSessionID, now: now)
+            return CommandOutcome(result: .success(data), actions: actions)
+        } catch {
+            return CommandOutcome(result: .failure(error), actions: rejected(verb: verb, error: error, now: now))
+        }
+    }
+
+    private mutating func apply(_ command: Command, newSessionID: String, now: Timestamp) throws(CommandError) -> (JSONValue, [HubAction]) {
+        switch command {
+        case .stationList:
+            return (["stations": .array(stationIDs.compactMap { stationState($0, now: now) })], [])
+        case .stationGet(let id):
+            return (stateJSON(try entry(id), now: now), [])
+        case .stationAdd(let id, let name, let kind):
+            guard entries[id] == nil else { throw CommandError("station_exists", "station \(id) already exists") }
+            let station = Station(id: id, name: name, kind: kind)
+            let entry = Entry(station: station, online: kind.expectsAgent ? false : nil)
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveStation(station),
+                event("station.added", station: id, session: nil, data: ["name": .string(name), "kind": .string(kind.value)], now: now),
+                publishState(entry, now: now),
+                publishControl(id, lock(session: nil, reason: "idle", now: now)),
+            ])
+        case .stationRemove(let id):
+            let entry = try entry(id)
+            if let session = entry.session { throw busy(id, session) }
+            entries[id] = nil
+            return (["station": .string(id.value), "removed": true], [
+                .deleteStation(id),
+                event("station.removed", station: id, session: nil, data: [:], now: now),
+                .publish(Outbound(topic: topics.state(id), payload: [], qos: .atLeastOnce, retain: true)),
+            ])
+        case .stationMaintenance(let id, let enabled):
+            var entry = try entry(id)
+            if enabled, let session = entry.session { throw busy(id, session) }
+            entry.station.maintenance = enabled
+            if enabled { entry.expiredUntilMonoNanos = nil; entry.expiredSession = nil }
+            entries[id] = entry
+            var actions: [HubAction] = [
+                .saveStation(entry.station),
+                event("station.maintenance", station: id, session: nil, data: ["enabled": .bool(enabled)], now: now),
+            ]
+            if enabled { actions.append(publishControl(id, lock(session: nil, reason: "maintenance", now: now))) }
+            actions.append(publishState(entry, now: now))
+            return (stateJSON(entry, now: now), actions)
+        case .sessionStart(let id, let secs):
+            var entry = try entry(id)
+            if let session = entry.session { throw busy(id, session) }
+            guard !entry.station.maintenance else { throw CommandError("maintenance", "station \(id) is in maintenance") }
+            let granted = secs * 1000
+            let session = SessionRecord(
+                id: newSessionID, station: id, grantedMillis: granted, usedMillisAtAnchor: 0, anchor: now, paused: false,
+                startedAtWallMillis: now.wallMillis, warnedThresholds: prePassed(remaining: granted))
+            entry.session = session
+            entry.expiredUntilMonoNanos = nil
+            entry.expiredSession = nil
+            entry.nextCountdownMonoNanos = nextCountdown(after: now, entry: entry)
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveSession(session),
+                event("session.started", station: id, session: session.id, data: ["granted_s": .int(secs)], now: now),
+                publishControl(id, unlock(session, now: now)),
+                event("station.unlocked", station: id, session: session.id, data: [:], now: now),
+                publishCountdown(entry, now: now),
+                publishState(entry, now: now),
+            ])
+        case .sessionExtend(let id, let secs):
+            var entry = try entry(id)
+            guard var session = entry.session else { throw .noSession(id) }
+            session.reanchor(at: now)
+            let remaining = session.remainingMillis(at: now) + secs * 1000
+            guard remaining <= policy.maxSessionSeconds * 1000 else {
+                throw CommandError("invalid_duration", "the session would have more than \(policy.maxSessionSeconds) seconds left")
+            }
+            session.grantedMillis += secs * 1000
+            session.warnedThresholds = prePassed(remaining: remaining)
+            entry.session = session
+            entry.nextCountdownMonoNanos = nextCountdown(after: now, entry: entry)
+            entries[id] = entry
+            var actions: [HubAction] = [
+                .saveSession(session),
+                event("session.extended", station: id, session: session.id,
+                      data: ["added_s": .int(secs), "remaining_s": .int(seconds(remaining))], now: now),
+            ]
+            if !session.paused {
+                var message = unlock(session, now: now)
+                message["action"] = "extend"
+                message["added_s"] = .int(secs)
+                actions.append(publishControl(id, message))
+            }
+            actions += [publishCountdown(entry, now: now), publishState(entry, now: now)]
+            return (stateJSON(entry, now: now), actions)
+        case .sessionPause(let id):
+            var entry = try entry(id)
+            guard var session = entry.session else { throw .noSession(id) }
+            guard !session.paused else { throw CommandError("session_paused", "the session on \(id) is already paused") }
+            session.reanchor(at: now)
+            session.paused = true
+            entry.session = session
+            entry.nextCountdownMonoNanos = nil
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveSession(session),
+                event("session.paused", station: id, session: session.id,
+                      data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
+                publishControl(id, lock(session: session.id, reason: "paused", now: now)),
+                event("station.locked", station: id, session: session.id, data: ["reason": "paused"], now: now),
+                publishCountdown(entry, now: now),
+                publishState(entry, now: now),
+            ])
+        case .sessionResume(let id):
+            var entry = try entry(id)
+            guard var session = entry.session else { throw .noSession(id) }
+            guard session.paused else { throw CommandError("session_not_paused", "the session on \(id) is not paused") }
+            session.paused = false
+            session.anchor = now
+            entry.session = session
+            entry.nextCountdownMonoNanos = nextCountdown(after: now, entry: entry)
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveSession(session),
+                event("session.resumed", station: id, session: session.id,
+                      data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
+                publishControl(id, unlock(session, now: now)),
+                event("station.unlocked", station: id, session: session.id, data: [:], now: now),
+                publishCountdown(entry, now: now),
+                publishState(entry, now: now),
+            ])
+        case .sessionStop(let id):
+            var entry = try entry(id)
+            guard var session = entry.session else { throw .noSession(id) }
+            session.reanchor(at: now)
+            session.endedAtWallMillis = now.wallMillis
+            session.endReason = "stopped"
+            entry.session = nil
+            entry.nextCountdownMonoNanos = nil
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveSession(session),
+                event("session.stopped", station: id, session: session.id,
+                      data: ["used_s": .int(seconds(session.usedMillisAtAnchor)),
+                             "unused_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
+                publishControl(id, lock(session: session.id, reason: "stopped", now: now)),
+                event("station.locked", station: id, session: session.id, data: ["reason": "stopped"], now: now),
+                publishCountdown(entry, now: now),
+                publishState(entry, now: now),
+            ])
+        case .sessionTransfer(let fromID, let toID):
+            var from = try entry(fromID)
+            var to = try entry(toID)
+            guard var session = from.session else { throw .noSession(fromID) }
+            if let other = to.session { throw busy(toID, other) }
+            guard !to.station.maintenance else { throw CommandError("maintenance", "station \(toID) is in maintenance") }
+            session.reanchor(at: now)
+            session.station = toID
+            from.session = nil
+            from.nextCountdownMonoNanos = nil
+            to.session = session
+            to.expiredUntilMonoNanos = nil
+            to.expiredSession = nil
+            to.nextCountdownMonoNanos = nextCountdown(after: now, entry: to)
+            entries[fromID] = from
+            entries[toID] = to
+            var actions: [HubAction] = [
+                .saveSession(session),
+                event("session.transferred", station: fromID, session: session.id,
+                      data: ["to": .string(toID.value), "remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
+                publishControl(fromID, lock(session: session.id, reason: "transferred", now: now)),
+                event("station.locked", station: fromID, session: session.id, data: ["reason": "transferred"], now: now),
+                publishCountdown(from, now: now),
+                publishState(from, now: now),
+            ]
+            actions.append(session.paused
+                ? publishControl(toID, lock(session: session.id, reason: "paused", now: now))
+                : publishControl(toID, unlock(session, now: now)))
+            actions += [publishCountdown(to, now: now), publishState(to, now: now)]
+            return (["from": stateJSON(from, now: now), "to": stateJSON(to, now: now)], actions)
+        }
+    }
+
+    private func entry(_ id: StationID) throws(CommandError) -> Entry {
+        guard let entry = entries[id] else { throw .unknownStation(id) }
+        return entry
+    }
+
+    private func knownStation(_ raw: String) throws(CommandError) -> StationID {
+        guard let id = StationID(raw) else { throw CommandError("invalid_station_id", "invalid station id") }
+        guard entries[id] != nil else { throw .unknownStation(id) }
+        return id
+    }
+
+    private func busy(_ id: StationID, _ session: SessionRecord) -> CommandError {
+        CommandError("station_busy", "station \(id) has session \(session.id)")
+    }
+
+    /// Thresholds at or above the remaining time are not announced (a 3-minute session gets the
+    /// 1-minute warning, not the 5-minute one).
+    private func prePassed(remaining: Int64) -> [Int64] {
+        policy.warnThresholdsSeconds.filter { $0 * 1000 >= remaining }.sorted()
+    }
+
+    // MARK: - Payloads
+
+    private func seconds(_ millis: Int64) -> Int64 { (millis + 999) / 1000 }
+
+    private func endsAt(_ session: SessionRecord, now: Timestamp) -> JSONValue {
+        session.paused ? .null : .string(ISO8601.string(fromMillis: now.wallMillis + session.remainingMillis(at: now)))
+    }
+
+    private func status(_ entry: Entry, now: Timestamp) -> String {
+        if entry.station.maintenance { return "maintenance" }
+        if let session = entry.session {
+            if session.paused { return "paused" }
+            let warnAt = (policy.warnThresholdsSeconds.max() ?? 0) * 1000
+            return session.remainingMillis(at: now) <= warnAt ? "warned" : "active"
+        }
+        if entry.expiredUntilMonoNanos != nil { return "expired" }
+        if entry.online == false { return "offline" }
+        return "idle"
+    }
+
+    func stateJSON(_ entry: Entry, now: Timestamp) -> JSONValue {
+        var sessionJSON: JSONValue = .null
+        if let s = entry.session {
+            sessionJSON = [
+                "id": .string(s.id),
+                "started_at": .string(ISO8601.string(fromMillis: s.startedAtWallMillis)),
+                "ends_at": endsAt(s, now: now),
+                "remaining_s": .int(seconds(s.remainingMillis(at: now))),
+                "granted_s": .int(seconds(s.grantedMillis)),
+                "paused": .bool(s.paused),
+            ]
+        }
+        return [
+            "station": .string(entry.station.id.value),
+            "name": .string(entry.station.name),
+            "kind": .string(entry.station.kind.value),
+            "online": entry.online.map { .bool($0) } ?? .null,
+            "status": .string(status(entry, now: now)),
+            "maintenance": .bool(entry.station.maintenance),
+            "session": sessionJSON,
+            "agent": .object(entry.agentInfo),
+            "updated_at": .string(ISO8601.string(fromMillis: now.wallMillis)),
+        ]
+    }
+
+    private func publishState(_ entry: Entry, now: Timestamp) -> HubAction {
+        .publish(Outbound(topic: topics.state(entry.station.id), payload: JSONCoding.encode(stateJSON(entry, now: now)),
+                          qos: .atLeastOnce, retain: true))
+    }
+
+    private func publishCountdown(_ entry: Entry, now: Timestamp) -> HubAction {
+        let body: JSONValue
+        if let s = entry.session {
+            body = ["station": .string(entry.station.id.value), "session": .string(s.id),
+                    "remaining_s": .int(seconds(s.remainingMillis(at: now))), "ends_at": endsAt(s, now: now),
+                    "paused": .bool(s.paused)]
+        } else {
+            body = ["station": .string(entry.station.id.value), "session": .null, "remaining_s": 0, "ends_at": .null,
+                    "paused": false]
+        }
+        return .publish(Outbound(topic: topics.countdown(entry.station.id), payload: JSONCoding.encode(body),
+                                 qos: .atMostOnce, retain: false))
+    }
+
+    private func publishControl(_ id: StationID, _ body: [String: JSONValue]) -> HubAction {
+        var body = body
+        body["station"] = .string(id.value)
+        return .publish(Outbound(topic: topics.control(id), payload: JSONCoding.encode(.object(body)), qos: .atLeastOnce, retain: false))
+    }
+
+    private func controlSync(_ entry: Entry, now: Timestamp) -> HubAction {
+        let id = entry.station.id
+        if let session = entry.session {
+            return publishControl(id, session.paused ? lock(session: session.id, reason: "paused", now: now) : unlock(session, now: now))
+        }
+        let reason = entry.station.maintenance ? "maintenance" : (entry.expiredSession != nil ? "expired" : "idle")
+        return publishControl(id, lock(session: entry.expiredSession, reason: reason, now: now))
+    }
+
+    private func unlock(_ session: SessionRecord, now: Timestamp) -> [String: JSONValue] {
+        ["action": "unlock", "session": .string(session.id), "ends_at": endsAt(session, now: now),
+         "remaining_s": .int(seconds(session.remainingMillis(at: now))), "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
+    }
+
+    private func lock(session: String?, reason: String, now: Timestamp) -> [String: JSONValue] {
+        ["action": "lock", "session": JSONValue(session), "reason": .string(reason),
+         "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
+    }
+
+    private func warn(_ session: SessionRecord, threshold: Int64, now: Timestamp) -> [String: JSONValue] {
+        ["action": "warn", "session": .string(session.id), "ends_at": endsAt(session, now: now),
+         "remaining_s": .int(seconds(session.remainingMillis(at: now))), "threshold_s": .int(threshold),
+         "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
+    }
+
+    private mutating func event(_ type: String, station: StationID?, session: String?, data: JSONValue, now: Timestamp) -> HubAction {
+        lastEventID += 1
+        return .saveEvent(HubEvent(id: lastEventID, type: type, atWallMillis: now.wallMillis, station: station, session: session, data: data))
+    }
+
+    /// The JSON published on `R/events` for a stored event.
+    public static func eventJSON(_ e: HubEvent) -> JSONValue {
+        ["id": .int(e.id), "type": .string(e.type), "at": .string(ISO8601.string(fromMillis: e.atWallMillis)),
+         "station": JSONValue(e.station?.value), "session": JSONValue(e.session), "data": e.data]
+    }
+}

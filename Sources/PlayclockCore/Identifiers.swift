@@ -1,0 +1,44 @@
+/// A station id: `[A-Za-z0-9_-]{1,64}`. It becomes an MQTT topic level, so `+`, `#`, `/` and
+/// anything else outside that set are refused.
+public struct StationID: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public let value: String
+
+    public init?(_ value: String) {
+        guard Self.isValid(value) else { return nil }
+        self.value = value
+    }
+
+    public static func isValid(_ value: String) -> Bool {
+        let bytes = value.utf8
+        guard (1...64).contains(bytes.count) else { return false }
+        return bytes.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
+        }
+    }
+
+    public var description: String { value }
+
+    public static func < (lhs: StationID, rhs: StationID) -> Bool { lhs.value < rhs.value }
+}
+
+/// What sits at a station. Free-form lower-case word (`pc`, `console`, `vr`, `tv`, ...), 1-16 chars.
+public struct StationKind: Sendable, Hashable, CustomStringConvertible {
+    public let value: String
+    public static let pc = StationKind(uncheckedValue: "pc")
+    public static let console = StationKind(uncheckedValue: "console")
+
+    public init?(_ value: String) {
+        let bytes = value.utf8
+        guard (1...16).contains(bytes.count),
+            bytes.allSatisfy({ ($0 >= 0x61 && $0 <= 0x7A) || ($0 >= 0x30 && $0 <= 0x39) || $0 == 0x2D })
+        else { return nil }
+        self.value = value
+    }
+
+    private init(uncheckedValue: String) { self.value = uncheckedValue }
+
+    /// PCs run an agent that heartbeats; other kinds are only known online once something heartbeats for them.
+    public var expectsAgent: Bool { self == .pc }
+
+    public var description: String { value }
+}

@@ -1,0 +1,54 @@
+/// Every topic the hub uses, under one root (default `playclock`). `topics.md` documents each.
+public struct TopicScheme: Sendable, Equatable {
+    public let root: String
+
+    /// What an inbound topic is, for the hub.
+    public enum Inbound: Sendable, Equatable {
+        case heartbeat(station: String)
+        case agent(station: String)
+        case request(verb: String)
+    }
+
+    /// A root is one or more non-empty levels without wildcards, NUL, or `$` at the start.
+    public init?(root: String) {
+        guard !root.isEmpty, root.utf8.count <= 128, !root.hasPrefix("$"),
+            !root.utf8.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == 0 }),
+            !root.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty)
+        else { return nil }
+        self.root = root
+    }
+
+    public var hubStatus: String { "\(root)/hub/status" }
+    public var events: String { "\(root)/events" }
+    public func heartbeat(_ station: StationID) -> String { "\(root)/stations/\(station)/heartbeat" }
+    public func agent(_ station: StationID) -> String { "\(root)/stations/\(station)/agent" }
+    public func control(_ station: StationID) -> String { "\(root)/stations/\(station)/control" }
+    public func countdown(_ station: StationID) -> String { "\(root)/stations/\(station)/countdown" }
+    public func state(_ station: StationID) -> String { "\(root)/stations/\(station)/state" }
+    public func request(_ verb: String) -> String { "\(root)/hub/request/\(verb)" }
+    public func response(_ verb: String) -> String { "\(root)/hub/response/\(verb)" }
+
+    /// The filters the hub subscribes to.
+    public var heartbeatFilter: String { "\(root)/stations/+/heartbeat" }
+    public var agentFilter: String { "\(root)/stations/+/agent" }
+    public var requestFilter: String { "\(root)/hub/request/#" }
+
+    /// Classifies a topic the hub received. Station ids are returned raw: the core validates them.
+    public func classify(_ topic: String) -> Inbound? {
+        guard topic.hasPrefix(root), topic.utf8.count > root.utf8.count,
+            topic.utf8[topic.utf8.index(topic.utf8.startIndex, offsetBy: root.utf8.count)] == UInt8(ascii: "/")
+        else { return nil }
+        let rest = topic.dropFirst(root.count + 1)
+        if rest.hasPrefix("hub/request/") {
+            let verb = String(rest.dropFirst("hub/request/".count))
+            return verb.isEmpty ? nil : .request(verb: verb)
+        }
+        let levels = rest.split(separator: "/", omittingEmptySubsequences: false)
+        guard levels.count == 3, levels[0] == "stations" else { return nil }
+        switch levels[2] {
+        case "heartbeat": return .heartbeat(station: String(levels[1]))
+        case "agent": return .agent(station: String(levels[1]))
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,41 @@
+import Foundation
+import Logging
+import PlayclockCore
+import PlayclockMQTT
+import ServiceLifecycle
+
+/// Builds the running hub from a configuration: a thin `@main` calls this, tests can too.
+public enum PlayclockApp {
+    public static func buildServiceGroup(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
+        guard let topics = TopicScheme(root: config.topicRoot) else {
+            throw HubConfiguration.Error("topic root \"\(config.topicRoot)\" is not valid: use levels without '+', '#' or empty parts")
+        }
+        let store = try HubStore(path: config.databasePath)
+        if let venue = config.venueFile {
+            let added = try store.importStations(try HubConfiguration.readVenue(venue))
+            logger.info("venue imported", metadata: ["venue.file": "\(venue)", "venue.added": "\(added.count)"])
+        }
+
+        var mqtt = try MQTTClientConfiguration(url: config.brokerURL, clientID: config.clientID)
+        mqtt.username = config.username
+        mqtt.password = config.password
+        mqtt.will = MQTTWill(topic: try MQTTTopic(topics.hubStatus), payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
+        var mqttLogger = logger
+        mqttLogger[metadataKey: "component"] = "mqtt"
+        let client = MQTTClient(configuration: mqtt, logger: mqttLogger)
+
+        let hub = try Hub(
+            topics: topics, policy: config.policy, store: store, publisher: MQTTPublisher(client: client, logger: logger),
+            clock: SystemClock(), logger: logger)
+
+        // Started in order, stopped in reverse: the hub stops (announcing offline) before the connection closes.
+        return ServiceGroup(
+            configuration: .init(
+                services: [
+                    .init(service: MQTTConnectionService(client: client, drainTimeout: .seconds(2))),
+                    .init(service: HubService(hub: hub, client: client, logger: logger)),
+                ],
+                gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
+    }
+}

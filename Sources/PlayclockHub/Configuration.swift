@@ -1,0 +1,119 @@
+import Foundation
+import PlayclockCore
+
+/// Everything `playclockd` needs to run. Built from defaults, then the config file, then flags.
+public struct HubConfiguration: Sendable, Equatable {
+    public var brokerURL = "mqtt://127.0.0.1:1883"
+    public var username: String?
+    public var password: String?
+    public var databasePath = "playclock.sqlite"
+    public var topicRoot = "playclock"
+    public var venueFile: String?
+    public var clientID = "playclockd"
+    public var policy = HubPolicy()
+
+    public init() {}
+
+    public struct Error: Swift.Error, CustomStringConvertible, Equatable {
+        public var description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    static let topKeys: Set<String> = [
+        "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy",
+    ]
+    static let policyKeys: Set<String> = [
+        "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
+        "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
+    ]
+
+    /// Applies a JSON config file (see README). Unknown keys are refused, so a typo never passes silently.
+    public mutating func apply(configFile path: String) throws(Error) {
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw Error("cannot read config file \(path)") }
+        guard let object = (try? JSONCoding.decode(Array(bytes)))?.objectValue else {
+            throw Error("config file \(path) is not a JSON object")
+        }
+        if let unknown = Set(object.keys).subtracting(Self.topKeys).sorted().first {
+            throw Error("config file \(path): unknown key \"\(unknown)\"")
+        }
+        func string(_ key: String) throws(Error) -> String? {
+            guard let value = object[key] else { return nil }
+            guard let s = value.stringValue, !s.isEmpty else { throw Error("config file \(path): \"\(key)\" must be a non-empty string") }
+            return s
+        }
+        if let v = try string("broker") { brokerURL = v }
+        if let v = try string("username") { username = v }
+        if let v = try string("password_file") { password = try Self.readPassword(v) }
+        if let v = try string("database") { databasePath = v }
+        if let v = try string("topic_root") { topicRoot = v }
+        if let v = try string("venue") { venueFile = v }
+        if let v = try string("client_id") { clientID = v }
+        if let p = object["policy"] {
+            guard let fields = p.objectValue else { throw Error("config file \(path): \"policy\" must be an object") }
+            try applyPolicy(fields, source: path)
+        }
+    }
+
+    mutating func applyPolicy(_ fields: [String: JSONValue], source: String) throws(Error) {
+        if let unknown = Set(fields.keys).subtracting(Self.policyKeys).sorted().first {
+            throw Error("config file \(source): unknown policy key \"\(unknown)\"")
+        }
+        func int(_ key: String, _ range: ClosedRange<Int64>) throws(Error) -> Int64? {
+            guard let value = fields[key] else { return nil }
+            guard let i = value.intValue, range.contains(i) else {
+                throw Error("config file \(source): policy \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return i
+        }
+        if let list = fields["warn_thresholds_s"] {
+            guard case .array(let items) = list else { throw Error("config file \(source): \"warn_thresholds_s\" must be a list") }
+            var thresholds: [Int64] = []
+            for item in items {
+                guard let t = item.intValue, (1...86_400).contains(t) else {
+                    throw Error("config file \(source): \"warn_thresholds_s\" entries must be whole seconds in 1...86400")
+                }
+                thresholds.append(t)
+            }
+            policy.warnThresholdsSeconds = Array(Set(thresholds)).sorted(by: >)
+        }
+        if let v = try int("countdown_interval_s", 1...3600) { policy.countdownIntervalSeconds = v }
+        if let v = try int("final_countdown_interval_s", 1...3600) { policy.finalCountdownIntervalSeconds = v }
+        if let v = try int("final_phase_s", 0...86_400) { policy.finalPhaseSeconds = v }
+        if let v = try int("heartbeat_interval_s", 1...3600) { policy.heartbeatIntervalSeconds = v }
+        if let v = try int("missed_heartbeats", 1...100) { policy.missedHeartbeats = v }
+        if let v = try int("expired_hold_s", 0...86_400) { policy.expiredHoldSeconds = v }
+        if let v = try int("max_session_minutes", 1...(7 * 24 * 60)) { policy.maxSessionSeconds = v * 60 }
+        if let v = try int("max_request_bytes", 256...(1 << 20)) { policy.maxRequestBytes = Int(v) }
+    }
+
+    /// Reads a password from a file: the first line, without the line ending.
+    public static func readPassword(_ path: String) throws(Error) -> String {
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw Error("cannot read password file \(path)") }
+        let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard !line.isEmpty else { throw Error("password file \(path) is empty") }
+        return line
+    }
+
+    /// Reads a venue file: `{"stations": [{"station": "PC-01", "name": "PC 01", "kind": "pc"}, ...]}`.
+    public static func readVenue(_ path: String) throws(Error) -> [Station] {
+        guard let bytes = FileManager.default.contents(atPath: path) else { throw Error("cannot read venue file \(path)") }
+        guard case .array(let items)? = (try? JSONCoding.decode(Array(bytes)))?["stations"] else {
+            throw Error("venue file \(path) must be a JSON object with a \"stations\" list")
+        }
+        var stations: [Station] = []
+        var seen: Set<StationID> = []
+        for (index, item) in items.enumerated() {
+            guard let fields = item.objectValue else { throw Error("venue file \(path): entry \(index) is not an object") }
+            let command: Command
+            do {
+                command = try Request.parse(verb: "station/add", body: fields, policy: HubPolicy())
+            } catch {
+                throw Error("venue file \(path): entry \(index): \(error.message)")
+            }
+            guard case .stationAdd(let id, let name, let kind) = command else { continue }
+            guard seen.insert(id).inserted else { throw Error("venue file \(path): station \(id) appears twice") }
+            stations.append(Station(id: id, name: name, kind: kind))
+        }
+        return stations
+    }
+}

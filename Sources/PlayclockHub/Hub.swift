@@ -1,0 +1,260 @@
+import Foundation
+import Logging
+import PlayclockCore
+
+/// Publishes for the hub. The MQTT client in production; an in-memory recorder in tests.
+public protocol MessagePublisher: Sendable {
+    /// Returns false when the message could not be handed to the broker connection.
+    @discardableResult
+    func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool
+}
+
+/// An inbound message, already copied out of the MQTT library.
+public struct InboundMessage: Sendable {
+    public var topic: String
+    public var payload: [UInt8]
+    public var responseTopic: String?
+    public var correlationData: [UInt8]?
+
+    public init(topic: String, payload: [UInt8], responseTopic: String? = nil, correlationData: [UInt8]? = nil) {
+        self.topic = topic
+        self.payload = payload
+        self.responseTopic = responseTopic
+        self.correlationData = correlationData
+    }
+}
+
+/// The actor that owns the core and executes its actions: store writes first (one transaction),
+/// then publishes. It schedules the core's next deadline as a timer, never polls.
+public actor Hub {
+    private var core: HubCore
+    private let store: HubStore
+    private let publisher: any MessagePublisher
+    private let clock: any HubClock
+    private let logger: Logger
+    private let aliveInterval: Duration
+
+    private var timer: Task<Void, Never>?
+    private var timerDeadline: Int64?
+    private var aliveTask: Task<Void, Never>?
+
+    public init(
+        topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessagePublisher, clock: any HubClock,
+        logger: Logger, aliveInterval: Duration = .seconds(2)
+    ) throws {
+        self.core = HubCore(
+            topics: topics, policy: policy, stations: try store.stations(), sessions: try store.runningSessions(),
+            lastEventID: try store.lastEventID())
+        self.store = store
+        self.publisher = publisher
+        self.clock = clock
+        self.logger = logger
+        self.aliveInterval = aliveInterval
+    }
+
+    public var topics: TopicScheme { core.topics }
+
+    /// Recovers sessions from the store (locking what ended while the hub was down) and starts
+    /// the timers. Publishes that cannot go out yet are repeated by `connected()`.
+    public func start() throws {
+        let now = clock.now()
+        let lastAlive = try store.lastAlive()
+        let saved = core
+        let actions = core.recover(lastAlive: lastAlive, now: now)
+        do {
+            try execute(actions)
+            try store.recordAlive(now)
+        } catch {
+            core = saved
+            throw error
+        }
+        logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
+        reschedule()
+        let interval = aliveInterval
+        aliveTask = Task { [weak self] in
+            while !Task.isCancelled {
+                try? await Task.sleep(for: interval)
+                await self?.recordAlive()
+            }
+        }
+    }
+
+    /// Called on every (re)connect to the broker: announce, then republish everything.
+    public func connected() {
+        logger.info("hub connected to broker")
+        publisher.publish(topic: core.topics.hubStatus, payload: Array("online".utf8), qos: .atLeastOnce, retain: true, correlationData: nil)
+        let actions = core.resync(now: clock.now())
+        publishAll(actions)
+        reschedule()
+    }
+
+    /// Stops timers and records the last alive moment. The caller then announces `offline`.
+    public func shutdown() {
+        timer?.cancel()
+        aliveTask?.cancel()
+        recordAlive()
+        publisher.publish(topic: core.topics.hubStatus, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true, correlationData: nil)
+        logger.info("hub stopped")
+    }
+
+    // MARK: - Inbound
+
+    public func receive(_ message: InboundMessage) {
+        let now = clock.now()
+        switch core.topics.classify(message.topic) {
+        case .heartbeat(let station):
+            apply(station: station, topic: message.topic, now: now) { core in
+                try core.heartbeat(station: station, payload: message.payload, now: now)
+            }
+        case .agent(let station):
+            apply(station: station, topic: message.topic, now: now) { core in
+                try core.agentPresence(station: station, payload: message.payload, now: now)
+            }
+        case .request(let verb):
+            handleRequest(verb: verb, message: message, now: now)
+        case nil:
+            logger.debug("ignored message on unexpected topic", metadata: ["mqtt.topic": "\(message.topic)"])
+        }
+    }
+
+    private func apply(
+        station: String, topic: String, now: Timestamp, _ body: (inout HubCore) throws(CommandError) -> [HubAction]
+    ) {
+        let saved = core
+        do {
+            let actions = try body(&core)
+            try execute(actions)
+            reschedule()
+        } catch let error as CommandError {
+            core = saved
+            logger.debug("ignored station message", metadata: [
+                "station.id": "\(station)", "mqtt.topic": "\(topic)", "error.code": "\(error.code)",
+            ])
+        } catch {
+            core = saved
+            logger.error("store write failed", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
+        }
+    }
+
+    private func handleRequest(verb: String, message: InboundMessage, now: Timestamp) {
+        let result: Result<JSONValue, CommandError>
+        var transaction: JSONValue?
+        switch Request.decode(verb: verb, payload: message.payload, policy: core.policy) {
+        case .failure(let failure):
+            transaction = failure.transaction
+            result = .failure(failure.error)
+            try? execute(core.rejected(verb: verb, error: failure.error, now: now))
+        case .success(let request):
+            transaction = request.transaction
+            let saved = core
+            let outcome = core.handle(request.command, verb: verb, newSessionID: UUID().uuidString.lowercased(), now: now)
+            do {
+                try execute(outcome.actions)
+                result = outcome.result
+            } catch {
+                core = saved
+                logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
+                result = .failure(CommandError("storage_failed", "the hub could not store the change; nothing was changed"))
+            }
+            reschedule()
+        }
+        if case .failure(let error) = result {
+            logger.info("request refused", metadata: ["request.verb": "\(verb)", "error.code": "\(error.code)"])
+        }
+        respond(verb: verb, result: result, transaction: transaction, to: message)
+    }
+
+    private func respond(verb: String, result: Result<JSONValue, CommandError>, transaction: JSONValue?, to message: InboundMessage) {
+        var body: [String: JSONValue] = [:]
+        switch result {
+        case .success(let data):
+            body["status"] = "ok"
+            body["data"] = data
+        case .failure(let error):
+            body["status"] = "error"
+            body["error"] = ["code": .string(error.code), "message": .string(error.message)]
+        }
+        body["transaction"] = transaction ?? .null
+        let payload = JSONCoding.encode(.object(body))
+        publisher.publish(topic: core.topics.response(verb), payload: payload, qos: .atLeastOnce, retain: false, correlationData: nil)
+        if let responseTopic = message.responseTopic {
+            publisher.publish(topic: responseTopic, payload: payload, qos: .atLeastOnce, retain: false,
+                              correlationData: message.correlationData)
+        }
+    }
+
+    // MARK: - Executing actions
+
+    /// Store writes of one step in one transaction, then every publish. Throws (having published
+    /// nothing) when the store refuses; the caller restores the core.
+    private func execute(_ actions: [HubAction]) throws {
+        let writes = actions.filter(\.isStoreWrite)
+        if !writes.isEmpty { try store.apply(writes) }
+        publishAll(actions)
+    }
+
+    private func publishAll(_ actions: [HubAction]) {
+        for action in actions {
+            switch action {
+            case .publish(let out):
+                publisher.publish(topic: out.topic, payload: out.payload, qos: out.qos, retain: out.retain, correlationData: nil)
+            case .saveEvent(let event):
+                publisher.publish(topic: core.topics.events, payload: JSONCoding.encode(HubCore.eventJSON(event)),
+                                  qos: .atLeastOnce, retain: false, correlationData: nil)
+                logger.info("event", metadata: [
+                    "event.type": "\(event.type)", "station.id": "\(event.station?.value ?? "-")",
+                    "session.id": "\(event.session ?? "-")",
+                ])
+            default:
+                break
+            }
+        }
+    }
+
+    // MARK: - Timers
+
+    private func reschedule() {
+        let deadline = core.nextDeadline()
+        guard deadline != timerDeadline else { return }
+        timer?.cancel()
+        timerDeadline = deadline
+        guard let deadline else { return }
+        let delay = max(0, deadline - clock.now().monoNanos)
+        timer = Task { [weak self] in
+            try? await Task.sleep(for: .nanoseconds(delay))
+            guard !Task.isCancelled else { return }
+            await self?.timerFired()
+        }
+    }
+
+    private func timerFired() {
+        timerDeadline = nil
+        let saved = core
+        do {
+            try execute(core.tick(now: clock.now()))
+            reschedule()
+        } catch {
+            // Nothing was published; keep the previous state and try again shortly.
+            core = saved
+            logger.error("store write failed on timer; retrying", metadata: ["error": "\(error)"])
+            timer = Task { [weak self] in
+                try? await Task.sleep(for: .milliseconds(500))
+                guard !Task.isCancelled else { return }
+                await self?.timerFired()
+            }
+            timerDeadline = nil
+        }
+    }
+
+    private func recordAlive() {
+        do {
+            try store.recordAlive(clock.now())
+        } catch {
+            logger.error("could not record hub alive time", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Introspection for tests and tools
+
+    public func state(of station: StationID) -> JSONValue? { core.stationState(station, now: clock.now()) }
+}

@@ -1,0 +1,65 @@
+import Logging
+import PlayclockCore
+import PlayclockMQTT
+import ServiceLifecycle
+
+/// Adapts the MQTT client to the hub's publisher protocol.
+struct MQTTPublisher: MessagePublisher {
+    let client: MQTTClient
+    let logger: Logger
+
+    func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool {
+        guard let validTopic = try? MQTTTopic(topic) else {
+            logger.warning("refused to publish on an invalid topic", metadata: ["mqtt.topic": "\(topic)"])
+            return false
+        }
+        let result = client.publish(
+            validTopic, payload: payload, qos: qos == .atLeastOnce ? .atLeastOnce : .atMostOnce, retain: retain,
+            correlationData: correlationData)
+        return result == .sent
+    }
+}
+
+/// The broker connection as a service: connects (and keeps reconnecting) while the group runs,
+/// and disconnects cleanly after every service that depends on it has stopped.
+public struct MQTTConnectionService: Service {
+    let client: MQTTClient
+    let drainTimeout: Duration
+
+    public func run() async throws {
+        client.start()
+        try? await gracefulShutdown()
+        _ = await client.flush(timeout: drainTimeout)
+        client.stop()
+    }
+}
+
+/// The hub as a service: recovers, then feeds broker events to the hub actor until shutdown,
+/// when it records the last alive time and announces `offline`.
+public struct HubService: Service {
+    let hub: Hub
+    let client: MQTTClient
+    let logger: Logger
+
+    public func run() async throws {
+        try await hub.start()
+        let topics = await hub.topics
+        for filter in [topics.heartbeatFilter, topics.agentFilter, topics.requestFilter] {
+            client.subscribe(try MQTTTopicFilter(filter), qos: filter == topics.requestFilter ? .atLeastOnce : .atMostOnce)
+        }
+        await cancelWhenGracefulShutdown {
+            for await event in client.events {
+                switch event {
+                case .connected:
+                    await hub.connected()
+                case .disconnected(let reason):
+                    logger.warning("hub lost the broker", metadata: ["mqtt.reason": "\(reason)"])
+                case .message(let m):
+                    await hub.receive(InboundMessage(
+                        topic: m.topic, payload: m.payload, responseTopic: m.responseTopic, correlationData: m.correlationData))
+                }
+            }
+        }
+        await hub.shutdown()
+    }
+}

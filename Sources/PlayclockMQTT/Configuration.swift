@@ -1,0 +1,87 @@
+public enum MQTTURLError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unsupportedScheme(String)
+    case missingHost(String)
+    case invalidPort(String)
+    case unexpectedPath(String)
+
+    public var description: String {
+        switch self {
+        case .unsupportedScheme(let url):
+            "MQTT URL '\(url)' must start with mqtt:// or mqtts://"
+        case .missingHost(let url):
+            "MQTT URL '\(url)' has no host"
+        case .invalidPort(let url):
+            "MQTT URL '\(url)' has an invalid port (expected 1...65535)"
+        case .unexpectedPath(let url):
+            "MQTT URL '\(url)' must be scheme://host[:port] with no path, user or query"
+        }
+    }
+}
+
+public struct MQTTClientConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    public var clientID: String
+    public var username: String?
+    public var password: String?
+    public var keepAliveSeconds: Int = 10
+    public var will: MQTTWill?
+    public var cleanStart: Bool = true
+    public var reconnectDelayMin: Duration = .milliseconds(100)
+    public var reconnectDelayMax: Duration = .seconds(5)
+    /// If set, TLS is used and the broker is verified against this CA file.
+    public var tlsCAFile: String? = nil
+    public var tlsCertFile: String? = nil
+    public var tlsKeyFile: String? = nil
+    /// Set by an mqtts:// URL: TLS is used even without `tlsCAFile`, trusting the OS CA store.
+    var tlsRequired = false
+
+    public init(host: String, port: Int, clientID: String) {
+        self.host = host
+        self.port = port
+        self.clientID = clientID
+    }
+
+    /// Parses `mqtt://host[:port]` (default 1883) or `mqtts://host[:port]` (default 8883, TLS).
+    /// IPv6 hosts are written in brackets: `mqtt://[::1]:1883`.
+    public init(url: String, clientID: String) throws {
+        let authority: Substring
+        if url.hasPrefix("mqtt://") {
+            authority = url.dropFirst("mqtt://".count)
+        } else if url.hasPrefix("mqtts://") {
+            authority = url.dropFirst("mqtts://".count)
+            tlsRequired = true
+        } else {
+            throw MQTTURLError.unsupportedScheme(url)
+        }
+        let trimmed = authority.hasSuffix("/") ? authority.dropLast() : authority
+        if trimmed.contains(where: { "/?#@".contains($0) }) { throw MQTTURLError.unexpectedPath(url) }
+
+        var host = trimmed
+        var portText: Substring?
+        if trimmed.hasPrefix("[") {
+            guard let close = trimmed.firstIndex(of: "]") else { throw MQTTURLError.missingHost(url) }
+            host = trimmed[trimmed.index(after: trimmed.startIndex)..<close]
+            let rest = trimmed[trimmed.index(after: close)...]
+            if !rest.isEmpty {
+                guard rest.hasPrefix(":") else { throw MQTTURLError.invalidPort(url) }
+                portText = rest.dropFirst()
+            }
+        } else if let colon = trimmed.lastIndex(of: ":") {
+            host = trimmed[..<colon]
+            portText = trimmed[trimmed.index(after: colon)...]
+        }
+        guard !host.isEmpty else { throw MQTTURLError.missingHost(url) }
+
+        var port = tlsRequired ? 8883 : 1883
+        if let portText {
+            guard portText.allSatisfy(\.isASCII), let parsed = Int(portText), (1...65535).contains(parsed) else {
+                throw MQTTURLError.invalidPort(url)
+            }
+            port = parsed
+        }
+        self.host = String(host)
+        self.port = port
+        self.clientID = clientID
+    }
+}

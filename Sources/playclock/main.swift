@@ -1,0 +1,280 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PlayclockCore
+import PlayclockMQTT
+
+@main
+struct Playclock: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "playclock",
+        abstract: "Staff and ops command line for the Playclock hub.",
+        discussion: """
+            Every command is a request on <root>/hub/request/<verb>; the hub's answer on \
+            <root>/hub/response/<verb> is matched by its transaction id. Exit status: 0 ok, \
+            1 refused by the hub, 2 no answer (hub or broker unreachable).
+            """,
+        subcommands: [Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self])
+}
+
+struct Connection: ParsableArguments {
+    @Option(name: .long, help: "Broker URL (default mqtt://127.0.0.1:1883).")
+    var broker: String = "mqtt://127.0.0.1:1883"
+    @Option(name: .long, help: "Broker username.")
+    var username: String?
+    @Option(name: .long, help: "Broker password.")
+    var password: String?
+    @Option(name: .long, help: "File whose first line is the broker password.")
+    var passwordFile: String?
+    @Option(name: .long, help: "Topic root (default playclock).")
+    var topicRoot: String = "playclock"
+    @Option(name: .long, help: "Seconds to wait for the hub's answer (default 5).")
+    var timeout: Int = 5
+    @Flag(name: .long, help: "Print the hub's answer as JSON.")
+    var json = false
+
+    /// Sends one request and prints the answer. Exits 1 when the hub refuses, 2 when nobody answers.
+    func send(_ verb: String, _ body: [String: JSONValue], render: (JSONValue) -> String) async throws {
+        guard let topics = TopicScheme(root: topicRoot) else { throw ValidationError("invalid --topic-root") }
+        var config = try MQTTClientConfiguration(url: broker, clientID: "playclock-cli-\(UUID().uuidString.prefix(8))")
+        config.username = username
+        config.password = password
+        if let passwordFile {
+            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8),
+                let line = text.split(whereSeparator: \.isNewline).first
+            else { throw ValidationError("cannot read password file \(passwordFile)") }
+            config.password = String(line)
+        }
+        var logger = Logger(label: "playclock")
+        logger.logLevel = .error
+        let client = MQTTClient(configuration: config, logger: logger)
+        defer { client.stop() }
+        client.subscribe(try MQTTTopicFilter(topics.response(verb)), qos: .atLeastOnce)
+        client.start()
+        guard await client.waitUntilConnected(timeout: .seconds(timeout)) else {
+            fail("cannot reach the broker at \(broker)", code: 2)
+        }
+        let transaction = UUID().uuidString.lowercased()
+        var request = body
+        request["transaction"] = .string(transaction)
+        client.publish(try MQTTTopic(topics.request(verb)), payload: JSONCoding.encode(.object(request)), qos: .atLeastOnce)
+
+        let answer = await withTaskGroup(of: JSONValue?.self) { group in
+            group.addTask {
+                for await event in client.events {
+                    if case .message(let m) = event, let reply = try? JSONCoding.decode(m.payload),
+                        reply["transaction"] == .string(transaction)
+                    {
+                        return reply
+                    }
+                }
+                return nil
+            }
+            group.addTask {
+                try? await Task.sleep(for: .seconds(timeout))
+                return nil
+            }
+            let first = await group.next() ?? nil
+            group.cancelAll()
+            return first
+        }
+        guard let answer else { fail("no answer from the hub within \(timeout) s (is playclockd running?)", code: 2) }
+        if answer["status"] == "ok" {
+            let data = answer["data"] ?? .null
+            print(json ? String(decoding: JSONCoding.encode(data), as: UTF8.self) : render(data))
+        } else {
+            if json { print(String(decoding: JSONCoding.encode(answer), as: UTF8.self)) }
+            let code = answer["error"]?["code"]?.stringValue ?? "error"
+            let message = answer["error"]?["message"]?.stringValue ?? "refused"
+            fail("\(code): \(message)", code: 1)
+        }
+    }
+
+    private func fail(_ message: String, code: Int32) -> Never {
+        FileHandle.standardError.write(Data("playclock: \(message)\n".utf8))
+        exit(code)
+    }
+}
+
+// MARK: - Rendering
+
+enum Render {
+    static func duration(_ seconds: Int64) -> String {
+        let h = seconds / 3600, m = seconds / 60 % 60, s = seconds % 60
+        return h > 0 ? String(format: "%d:%02d:%02d", h, m, s) : String(format: "%d:%02d", m, s)
+    }
+
+    static func stationLine(_ state: JSONValue) -> String {
+        let id = state["station"]?.stringValue ?? "?"
+        let status = state["status"]?.stringValue ?? "?"
+        guard let session = state["session"], session != .null else { return "\(id) \(status)" }
+        let left = duration(session["remaining_s"]?.intValue ?? 0)
+        let ends = session["ends_at"]?.stringValue.map { ", ends \($0)" } ?? ""
+        return "\(id) \(status), \(left) left\(ends) (session \(session["id"]?.stringValue ?? "?"))"
+    }
+
+    static func table(_ data: JSONValue) -> String {
+        guard case .array(let stations)? = data["stations"] else { return "" }
+        var rows = [["STATION", "NAME", "KIND", "ONLINE", "STATUS", "LEFT", "ENDS AT"]]
+        for s in stations {
+            let session = s["session"].flatMap { $0 == .null ? nil : $0 }
+            let online: String
+            switch s["online"] {
+            case .bool(true)?: online = "yes"
+            case .bool(false)?: online = "no"
+            default: online = "-"
+            }
+            rows.append([
+                s["station"]?.stringValue ?? "?", s["name"]?.stringValue ?? "", s["kind"]?.stringValue ?? "", online,
+                s["status"]?.stringValue ?? "", session.map { duration($0["remaining_s"]?.intValue ?? 0) } ?? "-",
+                session?["ends_at"]?.stringValue ?? "-",
+            ])
+        }
+        let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
+        return rows.map { row in
+            zip(row, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }.joined(separator: "\n")
+    }
+}
+
+// MARK: - Commands
+
+struct Stations: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Show every station's live state.")
+    @OptionGroup var connection: Connection
+    func run() async throws { try await connection.send("station/list", [:], render: Render.table) }
+}
+
+struct StationCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "station", abstract: "Add, remove, show stations, or put them in maintenance.",
+        subcommands: [Add.self, Remove.self, Get.self, Maintenance.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a station (id: 1-64 of A-Z a-z 0-9 _ -).")
+        @Argument var station: String
+        @Option(help: "Display name (default: the id).") var name: String?
+        @Option(help: "Kind: pc, console, ... (default pc).") var kind: String = "pc"
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            var body: [String: JSONValue] = ["station": .string(station), "kind": .string(kind)]
+            if let name { body["name"] = .string(name) }
+            try await connection.send("station/add", body, render: Render.stationLine)
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Remove a station that has no session.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await connection.send("station/remove", ["station": .string(station)]) { _ in "\(station) removed" }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one station.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await connection.send("station/get", ["station": .string(station)], render: Render.stationLine) }
+    }
+
+    struct Maintenance: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Turn maintenance on or off (on locks the station).")
+        @Argument var station: String
+        @Argument(help: "on or off") var mode: String
+        @OptionGroup var connection: Connection
+        func validate() throws {
+            guard mode == "on" || mode == "off" else { throw ValidationError("mode must be on or off") }
+        }
+        func run() async throws {
+            try await connection.send(
+                "station/maintenance", ["station": .string(station), "enabled": .bool(mode == "on")], render: Render.stationLine)
+        }
+    }
+}
+
+struct DurationOptions: ParsableArguments {
+    @Option(help: "Minutes.") var minutes: Int64?
+    @Option(help: "Seconds.") var seconds: Int64?
+
+    func validate() throws {
+        guard (minutes == nil) != (seconds == nil) else { throw ValidationError("give --minutes or --seconds") }
+    }
+
+    var body: [String: JSONValue] { minutes.map { ["minutes": .int($0)] } ?? ["seconds": .int(seconds ?? 0)] }
+}
+
+struct SessionCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "session", abstract: "Start, extend, pause, resume, stop or transfer a session.",
+        subcommands: [Start.self, Extend.self, Pause.self, Resume.self, Stop.self, Transfer.self])
+
+    struct Start: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Start a paid session: unlocks the station.")
+        @Argument var station: String
+        @OptionGroup var duration: DurationOptions
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await connection.send("session/start", duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
+        }
+    }
+
+    struct Extend: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add time to a running or paused session.")
+        @Argument var station: String
+        @OptionGroup var duration: DurationOptions
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await connection.send("session/extend", duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
+        }
+    }
+
+    struct Pause: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Freeze the clock and lock the station.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await connection.send("session/pause", ["station": .string(station)], render: Render.stationLine) }
+    }
+
+    struct Resume: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restart the clock and unlock the station.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await connection.send("session/resume", ["station": .string(station)], render: Render.stationLine) }
+    }
+
+    struct Stop: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "End the session now and lock the station.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await connection.send("session/stop", ["station": .string(station)], render: Render.stationLine) }
+    }
+
+    struct Transfer: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move a session, with its remaining time, to an idle station.")
+        @Argument var station: String
+        @Argument var to: String
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await connection.send("session/transfer", ["station": .string(station), "to": .string(to)]) { data in
+                "\(Render.stationLine(data["from"] ?? .null))\n\(Render.stationLine(data["to"] ?? .null))"
+            }
+        }
+    }
+}
+
+struct RawRequest: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "request", abstract: "Send any request verb with a JSON body and print the answer as JSON.")
+    @Argument(help: "Verb, e.g. station/get") var verb: String
+    @Argument(help: "JSON object body, e.g. '{\"station\":\"PC-01\"}'") var body: String = "{}"
+    @OptionGroup var connection: Connection
+    func run() async throws {
+        guard let object = (try? JSONCoding.decode(Array(body.utf8)))?.objectValue else {
+            throw ValidationError("the body must be a JSON object")
+        }
+        try await connection.send(verb, object) { String(decoding: JSONCoding.encode($0), as: UTF8.self) }
+    }
+}

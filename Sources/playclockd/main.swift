@@ -1,0 +1,84 @@
+import ArgumentParser
+import Logging
+import PlayclockHub
+
+@main
+struct PlayclockDaemon: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "playclockd",
+        abstract: "The Playclock hub: the one authority over paid time in a gaming venue.",
+        discussion: """
+            Connects to the venue's MQTT broker, keeps every station's state and every session timer \
+            durably in SQLite, and publishes lock/unlock, warnings, countdowns and retained station \
+            states. Staff talk to it through the request topics (see topics.md) or the `playclock` CLI.
+
+            Settings come from defaults, then --config FILE (JSON), then these flags. \
+            SIGTERM or SIGINT stops it gracefully (hub/status becomes "offline").
+            """)
+
+    @Option(name: .long, help: "JSON config file (keys: broker, username, password_file, database, topic_root, venue, client_id, policy).")
+    var config: String?
+
+    @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT (default mqtt://127.0.0.1:1883).")
+    var broker: String?
+
+    @Option(name: .long, help: "Broker username.")
+    var username: String?
+
+    @Option(name: .long, help: "Broker password (prefer --password-file: arguments are visible to other users).")
+    var password: String?
+
+    @Option(name: .long, help: "File whose first line is the broker password.")
+    var passwordFile: String?
+
+    @Option(name: .long, help: "SQLite database file (default ./playclock.sqlite). Created and migrated if needed.")
+    var database: String?
+
+    @Option(name: .long, help: "Root of every Playclock topic (default playclock).")
+    var topicRoot: String?
+
+    @Option(name: .long, help: "Venue file to import stations from at start: {\"stations\":[{\"station\":\"PC-01\",\"name\":\"PC 01\",\"kind\":\"pc\"}]}. Existing stations are kept as they are.")
+    var venue: String?
+
+    @Option(name: .long, help: "MQTT client id (default playclockd).")
+    var clientId: String?
+
+    @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        if password != nil && passwordFile != nil {
+            throw ValidationError("give --password or --password-file, not both")
+        }
+    }
+
+    func run() async throws {
+        var settings = HubConfiguration()
+        do {
+            if let config { try settings.apply(configFile: config) }
+            if let passwordFile { settings.password = try HubConfiguration.readPassword(passwordFile) }
+        } catch {
+            throw ValidationError(error.description)
+        }
+        if let broker { settings.brokerURL = broker }
+        if let username { settings.username = username }
+        if let password { settings.password = password }
+        if let database { settings.databasePath = database }
+        if let topicRoot { settings.topicRoot = topicRoot }
+        if let venue { settings.venueFile = venue }
+        if let clientId { settings.clientID = clientId }
+
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "playclockd")
+        let group = try PlayclockApp.buildServiceGroup(settings, logger: logger)
+        try await group.run()
+    }
+}

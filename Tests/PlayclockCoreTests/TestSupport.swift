@@ -1,0 +1,229 @@
+@testable import PlayclockCore
+import Testing
+
+// MARK: - Fixtures
+
+let testTopics = TopicScheme(root: "playclock")!
+let pc1 = StationID("PC-01")!
+let pc2 = StationID("PC-02")!
+let ps1 = StationID("PS-01")!
+
+/// 2026-11-21T23:24:50.123Z
+let startWallMillis: Int64 = 1_795_303_490_123
+
+// MARK: - Manual clock
+
+/// A hand-driven reading of the hub clocks.
+///
+/// `advance` moves wall and monotonic time together, as a real clock does; `jumpWall` moves only
+/// the wall clock (NTP/RTC correction); `reboot` simulates a new boot (new boot id, monotonic time
+/// restarting near zero, wall clock as given).
+struct ManualClock {
+    private(set) var now: Timestamp
+    private var boots = 1
+
+    init(wallMillis: Int64 = startWallMillis, monoNanos: Int64 = 3_600_000_000_000, bootID: String = "boot-1") {
+        now = Timestamp(wallMillis: wallMillis, monoNanos: monoNanos, bootID: bootID)
+    }
+
+    mutating func advance(millis: Int64) {
+        precondition(millis >= 0, "monotonic time never goes backwards")
+        now = now.advanced(byMillis: millis)
+    }
+
+    mutating func advance(seconds: Int64) { advance(millis: seconds * 1000) }
+
+    /// Moves both clocks forward until the monotonic clock reads `monoNanos`.
+    mutating func advance(toMono monoNanos: Int64) {
+        let delta = monoNanos - now.monoNanos
+        precondition(delta >= 0, "monotonic time never goes backwards")
+        now = Timestamp(wallMillis: now.wallMillis + delta / 1_000_000, monoNanos: monoNanos, bootID: now.bootID)
+    }
+
+    /// Only the wall clock moves (forwards or backwards); the monotonic clock does not.
+    mutating func jumpWall(byMillis millis: Int64) {
+        now = Timestamp(wallMillis: now.wallMillis + millis, monoNanos: now.monoNanos, bootID: now.bootID)
+    }
+
+    /// A reboot: new boot id, monotonic clock restarting near zero, the wall clock moved by
+    /// `wallDeltaMillis` (the downtime as the wall clock sees it; may be negative for a clock that
+    /// went backwards across the reboot).
+    mutating func reboot(wallDeltaMillis: Int64, monoAfterBootMillis: Int64 = 2_500) {
+        boots += 1
+        now = Timestamp(
+            wallMillis: now.wallMillis + wallDeltaMillis, monoNanos: monoAfterBootMillis * 1_000_000, bootID: "boot-\(boots)")
+    }
+}
+
+// MARK: - Fake store
+
+/// Keeps what the core asks to save, as the SQLite store would (sessions upserted by id).
+struct FakeStore {
+    var stations: [StationID: Station] = [:]
+    var sessions: [String: SessionRecord] = [:]
+    var events: [HubEvent] = []
+
+    mutating func apply(_ actions: [HubAction]) {
+        for action in actions {
+            switch action {
+            case .saveStation(let s): stations[s.id] = s
+            case .deleteStation(let id): stations[id] = nil
+            case .saveSession(let s): sessions[s.id] = s
+            case .saveEvent(let e): events.append(e)
+            case .publish: break
+            }
+        }
+    }
+
+    var lastEventID: Int64 { events.map(\.id).max() ?? 0 }
+    var stationList: [Station] { stations.values.sorted { $0.id < $1.id } }
+    var sessionList: [SessionRecord] { sessions.values.sorted { $0.id < $1.id } }
+}
+
+// MARK: - Harness
+
+/// A `HubCore` wired to a manual clock and a fake store; every action is applied to the store.
+struct TestHub {
+    var core: HubCore
+    var clock: ManualClock
+    var store = FakeStore()
+    var sessionCounter = 0
+
+    var now: Timestamp { clock.now }
+    var policy: HubPolicy { core.policy }
+
+    init(
+        policy: HubPolicy = HubPolicy(),
+        stations: [Station] = [
+            Station(id: pc1, name: "PC 1", kind: .pc), Station(id: pc2, name: "PC 2", kind: .pc),
+            Station(id: ps1, name: "PS5", kind: .console),
+        ],
+        clock: ManualClock = ManualClock()
+    ) {
+        self.clock = clock
+        core = HubCore(topics: testTopics, policy: policy, stations: stations, sessions: [], lastEventID: 0)
+        for s in stations { store.stations[s.id] = s }
+    }
+
+    /// A restarted hub: a fresh core built from what the store holds.
+    init(restartingFrom store: FakeStore, policy: HubPolicy = HubPolicy(), clock: ManualClock) {
+        self.clock = clock
+        self.store = store
+        core = HubCore(
+            topics: testTopics, policy: policy, stations: store.stationList, sessions: store.sessionList,
+            lastEventID: store.lastEventID)
+        sessionCounter = store.sessions.count
+    }
+
+    @discardableResult
+    mutating func record(_ actions: [HubAction]) -> [HubAction] {
+        store.apply(actions)
+        return actions
+    }
+
+    /// Sends a request as the runtime would: decode, then handle or record the refusal.
+    mutating func request(_ verb: String, _ body: JSONValue) -> (result: Result<JSONValue, CommandError>, actions: [HubAction]) {
+        requestRaw(verb, JSONCoding.encode(body))
+    }
+
+    mutating func requestRaw(_ verb: String, _ payload: [UInt8]) -> (result: Result<JSONValue, CommandError>, actions: [HubAction]) {
+        switch Request.decode(verb: verb, payload: payload, policy: core.policy) {
+        case .failure(let failure):
+            return (.failure(failure.error), record(core.rejected(verb: verb, error: failure.error, now: now)))
+        case .success(let request):
+            sessionCounter += 1
+            let outcome = core.handle(request.command, verb: verb, newSessionID: "S-\(sessionCounter)", now: now)
+            return (outcome.result, record(outcome.actions))
+        }
+    }
+
+    /// Starts a session and fails the test if it is refused.
+    @discardableResult
+    mutating func start(_ station: StationID, seconds: Int64, sourceLocation: SourceLocation = #_sourceLocation) -> [HubAction] {
+        let (result, actions) = request("session/start", ["station": .string(station.value), "seconds": .int(seconds)])
+        if case .failure(let error) = result { Issue.record("session/start refused: \(error)", sourceLocation: sourceLocation) }
+        return actions
+    }
+
+    @discardableResult
+    mutating func heartbeat(_ station: StationID, _ json: String) throws -> [HubAction] {
+        record(try core.heartbeat(station: station.value, payload: Array(json.utf8), now: now))
+    }
+
+    @discardableResult
+    mutating func tick() -> [HubAction] { record(core.tick(now: now)) }
+
+    /// Advances the clock (wall and mono together) without ticking.
+    mutating func advance(seconds: Int64) { clock.advance(seconds: seconds) }
+    mutating func advance(millis: Int64) { clock.advance(millis: millis) }
+
+    /// Advances to the monotonic instant `target`, ticking at every deadline on the way (as the runtime does).
+    @discardableResult
+    mutating func run(untilMono target: Int64) -> [HubAction] {
+        var actions: [HubAction] = []
+        var iterations = 0
+        while let d = core.nextDeadline(), d <= target {
+            iterations += 1
+            if iterations > 200_000 {
+                Issue.record("deadlines never settle")
+                break
+            }
+            if d > now.monoNanos { clock.advance(toMono: d) }
+            let fired = tick()
+            actions += fired
+            if fired.isEmpty && d <= now.monoNanos && core.nextDeadline() == d {
+                Issue.record("tick at a due deadline did nothing (deadline \(d))")
+                break
+            }
+        }
+        if target > now.monoNanos { clock.advance(toMono: target) }
+        actions += tick()
+        return actions
+    }
+
+    @discardableResult
+    mutating func run(seconds: Int64) -> [HubAction] { run(untilMono: now.monoNanos + seconds * 1_000_000_000) }
+
+    @discardableResult
+    mutating func run(millis: Int64) -> [HubAction] { run(untilMono: now.monoNanos + millis * 1_000_000) }
+
+    func state(_ id: StationID) -> JSONValue? { core.stationState(id, now: now) }
+    func status(_ id: StationID) -> String? { core.status(of: id, now: now) }
+    func remainingSeconds(_ id: StationID) -> Int64? { state(id)?["session"]?["remaining_s"]?.intValue }
+    func remainingMillis(_ id: StationID) -> Int64? { core.session(at: id)?.remainingMillis(at: now) }
+}
+
+// MARK: - Action helpers
+
+extension Array where Element == HubAction {
+    var outbounds: [Outbound] {
+        compactMap { if case .publish(let o) = $0 { return o } else { return nil } }
+    }
+
+    func published(to topic: String) -> [Outbound] { outbounds.filter { $0.topic == topic } }
+
+    func controls(_ id: StationID) -> [JSONValue] { published(to: testTopics.control(id)).compactMap(\.json) }
+    func states(_ id: StationID) -> [JSONValue] { published(to: testTopics.state(id)).compactMap(\.json) }
+    func countdowns(_ id: StationID) -> [JSONValue] { published(to: testTopics.countdown(id)).compactMap(\.json) }
+
+    var events: [HubEvent] {
+        compactMap { if case .saveEvent(let e) = $0 { return e } else { return nil } }
+    }
+
+    var eventTypes: [String] { events.map(\.type) }
+
+    var savedSessions: [SessionRecord] {
+        compactMap { if case .saveSession(let s) = $0 { return s } else { return nil } }
+    }
+
+    var savedStations: [Station] {
+        compactMap { if case .saveStation(let s) = $0 { return s } else { return nil } }
+    }
+}
+
+extension JSONValue {
+    /// Parses JSON text written in a test (fails the test on bad JSON).
+    static func parse(_ text: String) throws -> JSONValue { try JSONCoding.decode(Array(text.utf8)) }
+}
+
+func iso(_ millis: Int64) -> String { ISO8601.string(fromMillis: millis) }

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs the whole test suite: fast unit tests, then integration tests against a real Mosquitto
+# and the real binaries. Installs what it needs first. Prints "tests: N passed, N failed" last.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+./scripts/deps.sh || exit 1
+
+log=$(mktemp -d)/test.log
+status=0
+swift build --build-tests 2>&1 | tail -n 30
+[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; exit 1; }
+
+# Unit tests in parallel; integration tests one at a time (each starts a broker and a hub).
+swift test --skip-build --skip PlayclockIntegrationTests 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+swift test --skip-build --no-parallel --filter PlayclockIntegrationTests 2>&1 | tee -a "$log"
+[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+
+# Leave nothing running, whatever happened above.
+pkill -KILL -f "$(pwd)/.build/.*/playclock" 2>/dev/null || true
+
+total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | awk '{ n += $4 } END { print n + 0 }')
+failed=$(grep -E '✘ Test [^ ]+\(.*\) failed' "$log" | sort -u | wc -l | tr -d ' ')
+[ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
+echo "tests: $(( ${total:-0} - failed )) passed, $failed failed"
+exit $status
