@@ -49,9 +49,10 @@ Playclock is running (broker mqtt://127.0.0.1:$port, state in $state).
 Watch everything the hub says:
   mosquitto_sub -p $port -t 'playclock/#' -v
 Drive it:
-  $bin/playclock --broker mqtt://127.0.0.1:$port stations
-  $bin/playclock --broker mqtt://127.0.0.1:$port session start PC-01 --minutes 60
-  $bin/playclock --broker mqtt://127.0.0.1:$port session extend PC-01 --minutes 15
+  export PLAYCLOCK_BROKER=mqtt://127.0.0.1:$port
+  $bin/playclock stations
+  $bin/playclock session start PC-01 --minutes 60
+  $bin/playclock session extend PC-01 --minutes 15
 What the simulated agents received:  tail -f $state/agents.log
 Hub log:                             tail -f $state/playclockd.log
 

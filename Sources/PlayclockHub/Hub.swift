@@ -118,7 +118,7 @@ public actor Hub {
     }
 
     private func apply(
-        station: String, topic: String, now: Timestamp, _ body: (inout HubCore) throws(CommandError) -> [HubAction]
+        station: String, topic: String, now: Timestamp, _ body: (inout HubCore) throws -> [HubAction]
     ) {
         let saved = core
         do {

@@ -24,6 +24,7 @@ public struct MQTTClientConfiguration: Sendable {
     public var clientID: String
     public var username: String?
     public var password: String?
+    /// 0 disables keepalive; libmosquitto rejects 1...4.
     public var keepAliveSeconds: Int = 10
     public var will: MQTTWill?
     public var cleanStart: Bool = true

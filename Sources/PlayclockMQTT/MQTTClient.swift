@@ -266,8 +266,9 @@ private final class Core: Sendable {
                 logger.warning("mqtt connect failed", metadata: metadata.merging(["mqtt.error": "\(errorString(rc))"]) { $1 })
             }
             guard !stopRequested else { break }
-            logger.debug("mqtt reconnect scheduled", metadata: ["mqtt.delay_ms": "\(Int(delay / .milliseconds(1)))"])
-            _ = wake.wait(timeout: .now() + .milliseconds(Int(delay / .milliseconds(1))))
+            let delayMilliseconds = Int(delay / .milliseconds(1))
+            logger.debug("mqtt reconnect scheduled", metadata: metadata.merging(["mqtt.delay_ms": "\(delayMilliseconds)"]) { $1 })
+            _ = wake.wait(timeout: .now() + .milliseconds(delayMilliseconds))
             delay = min(delay * 2, config.reconnectDelayMax)
         }
         destroyHandle()

@@ -103,6 +103,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// the commit throws. Throws `SQLITE_MISUSE` if a transaction is already open (no nesting).
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         let db = try openHandle(sql: nil)
+        print("DBG transaction start autocommit", sqlite3_get_autocommit(db))
         guard sqlite3_get_autocommit(db) != 0 else {
             throw SQLiteError(
                 code: SQLITE_MISUSE,
@@ -111,12 +112,15 @@ public final class SQLiteDatabase: @unchecked Sendable {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
+            print("DBG body returned")
             try execute("COMMIT")
             return result
         } catch {
+            print("DBG autocommit before rollback", sqlite3_get_autocommit(db))
             if sqlite3_get_autocommit(db) == 0 {
-                try? execute("ROLLBACK")
+                do { try execute("ROLLBACK") } catch { print("DBG rollback failed", error) }
             }
+            print("DBG autocommit after rollback", sqlite3_get_autocommit(db))
             throw error
         }
     }

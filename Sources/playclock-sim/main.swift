@@ -51,15 +51,19 @@ struct PlayclockSim: AsyncParsableCommand {
 
     func run() async throws {
         let topics = TopicScheme(root: topicRoot)!
-        var logger = Logger(label: "playclock-sim")
-        logger.logLevel = .warning
+        let logger = {
+            var logger = Logger(label: "playclock-sim")
+            logger.logLevel = .warning
+            return logger
+        }()
         let ids = try stationIDs().compactMap(StationID.init)
         let output = LineWriter()
+        let settings = AgentSettings(broker: broker, username: username, password: password, heartbeatInterval: heartbeatInterval)
         await withTaskGroup(of: Void.self) { group in
             for id in ids {
                 group.addTask {
                     do {
-                        try await SimulatedAgent(id: id, topics: topics, sim: self, logger: logger, output: output).run()
+                        try await SimulatedAgent(id: id, topics: topics, sim: settings, logger: logger, output: output).run()
                     } catch {
                         output.write("\(ISO8601.string(fromMillis: Int64(Date().timeIntervalSince1970 * 1000))) \(id) error \(error)")
                     }
@@ -79,10 +83,17 @@ final class LineWriter: Sendable {
     }
 }
 
+struct AgentSettings: Sendable {
+    var broker: String
+    var username: String?
+    var password: String?
+    var heartbeatInterval: Double
+}
+
 struct SimulatedAgent {
     let id: StationID
     let topics: TopicScheme
-    let sim: PlayclockSim
+    let sim: AgentSettings
     let logger: Logger
     let output: LineWriter
 

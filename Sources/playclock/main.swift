@@ -11,15 +11,23 @@ struct Playclock: AsyncParsableCommand {
         abstract: "Staff and ops command line for the Playclock hub.",
         discussion: """
             Every command is a request on <root>/hub/request/<verb>; the hub's answer on \
-            <root>/hub/response/<verb> is matched by its transaction id. Exit status: 0 ok, \
-            1 refused by the hub, 2 no answer (hub or broker unreachable).
+            <root>/hub/response/<verb> is matched by its transaction id. Connection options \
+            (--broker, --username, ...) go after the subcommand; PLAYCLOCK_BROKER sets the default \
+            broker. Exit status: 0 ok, 1 refused by the hub, 2 no answer (hub or broker unreachable).
+
+            Examples:
+              playclock stations
+              playclock session start PC-01 --minutes 60
+              playclock session extend PC-01 --minutes 15
+              playclock session transfer PC-01 PC-02
+              playclock station maintenance PC-03 on
             """,
         subcommands: [Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self])
 }
 
 struct Connection: ParsableArguments {
-    @Option(name: .long, help: "Broker URL (default mqtt://127.0.0.1:1883).")
-    var broker: String = "mqtt://127.0.0.1:1883"
+    @Option(name: .long, help: "Broker URL (default $PLAYCLOCK_BROKER, else mqtt://127.0.0.1:1883).")
+    var broker: String = ProcessInfo.processInfo.environment["PLAYCLOCK_BROKER"] ?? "mqtt://127.0.0.1:1883"
     @Option(name: .long, help: "Broker username.")
     var username: String?
     @Option(name: .long, help: "Broker password.")
@@ -92,7 +100,7 @@ struct Connection: ParsableArguments {
 
     private func fail(_ message: String, code: Int32) -> Never {
         FileHandle.standardError.write(Data("playclock: \(message)\n".utf8))
-        exit(code)
+        Foundation.exit(code)
     }
 }
 

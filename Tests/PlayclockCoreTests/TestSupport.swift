@@ -129,11 +129,13 @@ struct TestHub {
     mutating func requestRaw(_ verb: String, _ payload: [UInt8]) -> (result: Result<JSONValue, CommandError>, actions: [HubAction]) {
         switch Request.decode(verb: verb, payload: payload, policy: core.policy) {
         case .failure(let failure):
-            return (.failure(failure.error), record(core.rejected(verb: verb, error: failure.error, now: now)))
+            let actions = core.rejected(verb: verb, error: failure.error, now: now)
+            return (.failure(failure.error), record(actions))
         case .success(let request):
             sessionCounter += 1
             let outcome = core.handle(request.command, verb: verb, newSessionID: "S-\(sessionCounter)", now: now)
-            return (outcome.result, record(outcome.actions))
+            record(outcome.actions)
+            return (outcome.result, outcome.actions)
         }
     }
 
@@ -147,11 +149,28 @@ struct TestHub {
 
     @discardableResult
     mutating func heartbeat(_ station: StationID, _ json: String) throws -> [HubAction] {
-        record(try core.heartbeat(station: station.value, payload: Array(json.utf8), now: now))
+        let actions = try core.heartbeat(station: station.value, payload: Array(json.utf8), now: now)
+        return record(actions)
     }
 
     @discardableResult
-    mutating func tick() -> [HubAction] { record(core.tick(now: now)) }
+    mutating func tick() -> [HubAction] {
+        let actions = core.tick(now: now)
+        return record(actions)
+    }
+
+    /// `HubCore.recover` at the current time, recorded in the store.
+    @discardableResult
+    mutating func recover(lastAlive: Timestamp?) -> [HubAction] {
+        let actions = core.recover(lastAlive: lastAlive, now: now)
+        return record(actions)
+    }
+
+    @discardableResult
+    mutating func agent(_ station: StationID, _ text: String) throws -> [HubAction] {
+        let actions = try core.agentPresence(station: station.value, payload: Array(text.utf8), now: now)
+        return record(actions)
+    }
 
     /// Advances the clock (wall and mono together) without ticking.
     mutating func advance(seconds: Int64) { clock.advance(seconds: seconds) }

@@ -11,16 +11,17 @@ final class ChildProcess {
     let logFile: URL
     private let process = Process()
 
-    /// Launches `executable`. Without `logFile`, output goes to `<name>.log` in a fresh temporary directory.
+    /// Launches `executable`, logging to `<directory>/<executable name>.log`
+    /// (by default in a fresh temporary directory).
     init(
         _ executable: String, arguments: [String] = [], environment: [String: String]? = nil,
-        logFile: URL? = nil
+        directory: URL? = nil
     ) throws {
         self.executable = executable
         let name = URL(fileURLWithPath: executable).lastPathComponent
-        self.logFile = try logFile ?? makeTemporaryDirectory(prefix: name).appendingPathComponent("\(name).log")
+        logFile = try (directory ?? makeTemporaryDirectory(prefix: name)).appendingPathComponent("\(name).log")
         if !FileManager.default.fileExists(atPath: logFile.path) {
-            FileManager.default.createFile(atPath: logFile.path, contents: nil)
+            _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
         let log = try FileHandle(forWritingTo: logFile)
         defer { try? log.close() }

@@ -34,8 +34,9 @@ final class MosquittoBroker {
     private var configFile: URL { directory.appendingPathComponent("mosquitto.conf") }
 
     /// The broker's stderr log, across restarts.
-    var log: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
-    private var logFile: URL { directory.appendingPathComponent("mosquitto.log") }
+    var log: String {
+        (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
+    }
 
     var isRunning: Bool { process?.isRunning ?? false }
 
@@ -51,7 +52,7 @@ final class MosquittoBroker {
     }
 
     private func start() async throws {
-        let child = try ChildProcess(Self.executable, arguments: ["-c", configFile.path], logFile: logFile)
+        let child = try ChildProcess(Self.executable, arguments: ["-c", configFile.path], directory: directory)
         process = child
         let deadline = ContinuousClock.now + .seconds(5)
         while !canConnect(toLoopbackPort: port) {

@@ -1,0 +1,218 @@
+@testable import PlayclockCore
+import Testing
+
+@Suite("TopicScheme")
+struct TopicSchemeTests {
+    @Test(arguments: ["playclock", "venue/playclock", "a", "a/b/c", "x-y_z.1", String(repeating: "r", count: 128)])
+    func validRoots(_ root: String) {
+        #expect(TopicScheme(root: root)?.root == root)
+    }
+
+    @Test(arguments: ["", "/", "/playclock", "playclock/", "a//b", "$SYS", "$share/x", "a/+/b", "+", "pl#", "#",
+                      "a\u{0}b", String(repeating: "r", count: 129)])
+    func invalidRoots(_ root: String) {
+        #expect(TopicScheme(root: root) == nil)
+    }
+
+    @Test func topicNames() {
+        let t = TopicScheme(root: "venue/pc")!
+        #expect(t.hubStatus == "venue/pc/hub/status")
+        #expect(t.events == "venue/pc/events")
+        #expect(t.heartbeat(pc1) == "venue/pc/stations/PC-01/heartbeat")
+        #expect(t.agent(pc1) == "venue/pc/stations/PC-01/agent")
+        #expect(t.control(pc1) == "venue/pc/stations/PC-01/control")
+        #expect(t.countdown(pc1) == "venue/pc/stations/PC-01/countdown")
+        #expect(t.state(pc1) == "venue/pc/stations/PC-01/state")
+        #expect(t.request("session/start") == "venue/pc/hub/request/session/start")
+        #expect(t.response("session/start") == "venue/pc/hub/response/session/start")
+        #expect(t.heartbeatFilter == "venue/pc/stations/+/heartbeat")
+        #expect(t.agentFilter == "venue/pc/stations/+/agent")
+        #expect(t.requestFilter == "venue/pc/hub/request/#")
+    }
+
+    @Test func classifiesInboundTopics() {
+        let t = testTopics
+        #expect(t.classify("playclock/stations/PC-01/heartbeat") == .heartbeat(station: "PC-01"))
+        #expect(t.classify("playclock/stations/PC-01/agent") == .agent(station: "PC-01"))
+        #expect(t.classify("playclock/hub/request/session/start") == .request(verb: "session/start"))
+        #expect(t.classify("playclock/hub/request/station/list") == .request(verb: "station/list"))
+        #expect(t.classify("playclock/hub/request/x") == .request(verb: "x"))
+        // Station ids come back raw; the core validates them.
+        #expect(t.classify("playclock/stations/bad id/heartbeat") == .heartbeat(station: "bad id"))
+        #expect(t.classify("playclock/stations//heartbeat") == .heartbeat(station: ""))
+        // Round trip with the builders.
+        #expect(t.classify(t.heartbeat(pc2)) == .heartbeat(station: "PC-02"))
+        #expect(t.classify(t.agent(ps1)) == .agent(station: "PS-01"))
+        #expect(t.classify(t.request("session/transfer")) == .request(verb: "session/transfer"))
+
+        let nested = TopicScheme(root: "venue/playclock")!
+        #expect(nested.classify("venue/playclock/stations/A/heartbeat") == .heartbeat(station: "A"))
+        #expect(nested.classify("playclock/stations/A/heartbeat") == nil)
+    }
+
+    @Test(arguments: [
+        "playclock/stations/PC-01/control", "playclock/stations/PC-01/state", "playclock/stations/PC-01/countdown",
+        "playclock/stations/PC-01/heartbeat/extra", "playclock/stations/heartbeat", "playclock/station/PC-01/heartbeat",
+        "playclock/hub/request/", "playclock/hub/request", "playclock/hub/response/session/start", "playclock/hub/status",
+        "playclock/events", "playclock", "playclock/", "other/stations/PC-01/heartbeat",
+        "playclockX/stations/PC-01/heartbeat", "playclock2/hub/request/session/start", "playclockhub/request/x",
+        "/playclock/stations/PC-01/heartbeat", "", "stations/PC-01/heartbeat",
+    ])
+    func rejectsOtherTopics(_ topic: String) {
+        #expect(testTopics.classify(topic) == nil)
+    }
+}
+
+@Suite("ISO8601")
+struct ISO8601Tests {
+    @Test func knownInstants() {
+        #expect(ISO8601.string(fromMillis: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(ISO8601.string(fromMillis: 1) == "1970-01-01T00:00:00.001Z")
+        #expect(ISO8601.string(fromMillis: 999) == "1970-01-01T00:00:00.999Z")
+        #expect(ISO8601.string(fromMillis: 1000) == "1970-01-01T00:00:01.000Z")
+        #expect(ISO8601.string(fromMillis: 86_399_999) == "1970-01-01T23:59:59.999Z")
+        #expect(ISO8601.string(fromMillis: 86_400_000) == "1970-01-02T00:00:00.000Z")
+        // `date -u -d @1795303490` prints 2026-11-21T23:24:50.
+        #expect(ISO8601.string(fromMillis: 1_795_303_490_123) == "2026-11-21T23:24:50.123Z")
+        #expect(ISO8601.string(fromMillis: startWallMillis) == "2026-11-21T23:24:50.123Z")
+        #expect(ISO8601.string(fromMillis: 1_000_000_000_000) == "2001-09-09T01:46:40.000Z")
+        #expect(ISO8601.string(fromMillis: 2_147_483_647_000) == "2038-01-19T03:14:07.000Z")
+    }
+
+    @Test func leapYears() {
+        // 2024-02-29T12:34:56Z = 1709210096 s
+        #expect(ISO8601.string(fromMillis: 1_709_210_096_007) == "2024-02-29T12:34:56.007Z")
+        #expect(ISO8601.string(fromMillis: 1_709_210_096_000 + 12 * 3_600_000) == "2024-03-01T00:34:56.000Z")
+        // 2000 is a leap year (divisible by 400): 2000-03-01 = 951868800 s, the day before is Feb 29.
+        #expect(ISO8601.string(fromMillis: 951_868_800_000) == "2000-03-01T00:00:00.000Z")
+        #expect(ISO8601.string(fromMillis: 951_868_800_000 - 1) == "2000-02-29T23:59:59.999Z")
+        // 2100 is not: 2100-02-28T23:59:59Z = 4107542399 s, one second later is March 1.
+        #expect(ISO8601.string(fromMillis: 4_107_542_399_000) == "2100-02-28T23:59:59.000Z")
+        #expect(ISO8601.string(fromMillis: 4_107_542_400_000) == "2100-03-01T00:00:00.000Z")
+        // Year end.
+        #expect(ISO8601.string(fromMillis: 1_735_689_599_999) == "2024-12-31T23:59:59.999Z")
+        #expect(ISO8601.string(fromMillis: 1_735_689_600_000) == "2025-01-01T00:00:00.000Z")
+    }
+
+    @Test func beforeTheEpoch() {
+        #expect(ISO8601.string(fromMillis: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(ISO8601.string(fromMillis: -999) == "1969-12-31T23:59:59.001Z")
+        #expect(ISO8601.string(fromMillis: -1000) == "1969-12-31T23:59:59.000Z")
+        #expect(ISO8601.string(fromMillis: -1001) == "1969-12-31T23:59:58.999Z")
+        #expect(ISO8601.string(fromMillis: -86_400_000) == "1969-12-31T00:00:00.000Z")
+        #expect(ISO8601.string(fromMillis: -86_400_001) == "1969-12-30T23:59:59.999Z")
+        // 1900-03-01T00:00:00Z = -2203891200 s (1900 is not a leap year).
+        #expect(ISO8601.string(fromMillis: -2_203_891_200_000) == "1900-03-01T00:00:00.000Z")
+        #expect(ISO8601.string(fromMillis: -2_203_891_200_001) == "1900-02-28T23:59:59.999Z")
+    }
+
+    @Test func everyDayRoundTripsThroughASimpleCalendar() {
+        // Walk day by day from 1968 to 2032 and compare with a naive calendar.
+        var year = 1968, month = 1, day = 1
+        var days: Int64 = -731  // 1968-01-01 is 731 days before the epoch
+        func daysIn(_ m: Int, _ y: Int) -> Int {
+            let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+            return [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]
+        }
+        func pad(_ v: Int, _ w: Int) -> String { String(repeating: "0", count: max(0, w - String(v).count)) + String(v) }
+        var mismatches = 0
+        while year < 2032 {
+            let expected = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T12:00:00.000Z"
+            if ISO8601.string(fromMillis: days * 86_400_000 + 43_200_000) != expected { mismatches += 1 }
+            days += 1
+            day += 1
+            if day > daysIn(month, year) { day = 1; month += 1 }
+            if month > 12 { month = 1; year += 1 }
+        }
+        #expect(mismatches == 0)
+    }
+}
+
+@Suite("Timestamp, StationID, JSON")
+struct ValueTests {
+    @Test func timestampAdvancesBothClocks() {
+        let t = Timestamp(wallMillis: 1_000, monoNanos: 5_000_000, bootID: "b")
+        let u = t.advanced(byMillis: 1_500)
+        #expect(u.wallMillis == 2_500)
+        #expect(u.monoNanos == 1_505_000_000)
+        #expect(u.bootID == "b")
+    }
+
+    @Test func manualClock() {
+        var c = ManualClock(wallMillis: 10_000, monoNanos: 1_000_000_000, bootID: "b1")
+        c.advance(seconds: 2)
+        #expect(c.now == Timestamp(wallMillis: 12_000, monoNanos: 3_000_000_000, bootID: "b1"))
+        c.jumpWall(byMillis: -20_000)
+        #expect(c.now == Timestamp(wallMillis: -8_000, monoNanos: 3_000_000_000, bootID: "b1"))
+        c.advance(toMono: 4_500_000_000)
+        #expect(c.now == Timestamp(wallMillis: -6_500, monoNanos: 4_500_000_000, bootID: "b1"))
+        c.reboot(wallDeltaMillis: 60_000)
+        #expect(c.now.bootID != "b1")
+        #expect(c.now.monoNanos == 2_500_000_000)
+        #expect(c.now.wallMillis == 53_500)
+    }
+
+    @Test func sessionRecordArithmetic() {
+        let t0 = Timestamp(wallMillis: 0, monoNanos: 10_000_000_000, bootID: "b")
+        var s = SessionRecord(id: "s", station: pc1, grantedMillis: 60_000, usedMillisAtAnchor: 5_000, anchor: t0,
+                              paused: false, startedAtWallMillis: 0)
+        #expect(s.remainingMillis(at: t0) == 55_000)
+        #expect(s.remainingMillis(at: t0.advanced(byMillis: 10_000)) == 45_000)
+        #expect(s.remainingMillis(at: t0.advanced(byMillis: 100_000)) == 0)
+        #expect(s.usedMillis(at: t0.advanced(byMillis: 100_000)) == 60_000)
+        // Another boot: the anchor's mono reading means nothing there.
+        #expect(s.usedMillis(at: Timestamp(wallMillis: 0, monoNanos: 99_000_000_000, bootID: "other")) == 5_000)
+        s.reanchor(at: t0.advanced(byMillis: 1_000))
+        #expect(s.usedMillisAtAnchor == 6_000)
+        s.paused = true
+        #expect(s.remainingMillis(at: t0.advanced(byMillis: 50_000)) == 54_000)
+        #expect(!s.isEnded)
+    }
+
+    @Test func stationKinds() {
+        #expect(StationKind("pc") == .pc)
+        #expect(StationKind("console") == .console)
+        #expect(StationKind("vr-2")?.value == "vr-2")
+        #expect(StationKind("PC") == nil)
+        #expect(StationKind("") == nil)
+        #expect(StationKind(String(repeating: "a", count: 17)) == nil)
+        #expect(StationKind.pc.expectsAgent)
+        #expect(!StationKind.console.expectsAgent)
+        #expect(StationID("b")! > StationID("a")!)
+    }
+
+    @Test func jsonDecodesNumbersBoolsAndStrings() throws {
+        let v = try JSONValue.parse(#"{"i":1,"z":0,"d":1.5,"t":true,"f":false,"n":null,"s":"x","a":[1,"2"],"o":{"k":-3}}"#)
+        #expect(v["i"] == .int(1))
+        #expect(v["z"] == .int(0))
+        #expect(v["d"] == .double(1.5))
+        #expect(v["t"] == .bool(true))
+        #expect(v["f"] == .bool(false))
+        #expect(v["n"] == .null)
+        #expect(v["s"] == .string("x"))
+        #expect(v["a"] == .array([.int(1), .string("2")]))
+        #expect(v["o"]?["k"] == .int(-3))
+        #expect(v["i"]?.boolValue == nil)
+        #expect(v["t"]?.intValue == nil)
+        #expect(v["d"]?.intValue == nil)
+        #expect(JSONValue.double(3.0).intValue == 3)
+        #expect(JSONValue.double(1e16).intValue == nil)
+        #expect(JSONValue.string("1").intValue == nil)
+        #expect(v["missing"] == nil)
+        #expect(JSONValue.int(1)["k"] == nil)
+    }
+
+    @Test func jsonEncodingIsSortedAndKeepsSlashes() throws {
+        let bytes = JSONCoding.encode(["b": 1, "a": "x/y", "c": [true, .null]])
+        #expect(String(decoding: bytes, as: UTF8.self) == #"{"a":"x/y","b":1,"c":[true,null]}"#)
+        let round = try JSONCoding.decode(bytes)
+        #expect(round == ["b": 1, "a": "x/y", "c": [true, .null]])
+    }
+
+    @Test func jsonMalformedThrows() {
+        #expect(throws: JSONCoding.DecodeError.malformed) { try JSONCoding.decode(Array("{".utf8)) }
+        #expect(throws: JSONCoding.DecodeError.malformed) { try JSONCoding.decode([]) }
+        #expect(Outbound(topic: "t", payload: Array("nope".utf8), qos: .atMostOnce, retain: false).json == nil)
+        #expect(Outbound(topic: "t", payload: Array(#"{"a":1}"#.utf8), qos: .atMostOnce, retain: false).json == ["a": 1])
+    }
+}
