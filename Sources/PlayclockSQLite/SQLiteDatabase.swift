@@ -104,6 +104,7 @@ public final class SQLiteDatabase: @unchecked Sendable {
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         let db = try openHandle(sql: nil)
         print("DBG transaction start autocommit", sqlite3_get_autocommit(db))
+        if sqlite3_get_autocommit(db) == 0 { fatalError("DBG nested") }
         guard sqlite3_get_autocommit(db) != 0 else {
             throw SQLiteError(
                 code: SQLITE_MISUSE,

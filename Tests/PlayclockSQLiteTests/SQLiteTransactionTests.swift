@@ -32,10 +32,14 @@ struct SQLiteTransactionTests {
                     throw ExpectedFailure()
                 }
             }
+            print("DBG A")
             #expect(try count(db, "t") == 0)
+            print("DBG B")
             #expect(try !tableExists(db, "other"))
+            print("DBG C")
             // The connection is back in autocommit mode: a new transaction works.
-            try db.transaction { try db.run("INSERT INTO t VALUES (3)") }
+            try db.transaction { print("DBG body"); try db.run("INSERT INTO t VALUES (3)") }
+            print("DBG D")
             #expect(try count(db, "t") == 1)
         }
     }

@@ -10,6 +10,8 @@ final class ChildProcess {
     let executable: String
     let logFile: URL
     private let process = Process()
+    /// The temporary directory created for the log, removed on deinit.
+    private let ownedDirectory: URL?
 
     /// Launches `executable`, logging to `<directory>/<executable name>.log`
     /// (by default in a fresh temporary directory).
@@ -19,7 +21,8 @@ final class ChildProcess {
     ) throws {
         self.executable = executable
         let name = URL(fileURLWithPath: executable).lastPathComponent
-        logFile = try (directory ?? makeTemporaryDirectory(prefix: name)).appendingPathComponent("\(name).log")
+        ownedDirectory = directory == nil ? try makeTemporaryDirectory(prefix: name) : nil
+        logFile = (directory ?? ownedDirectory!).appendingPathComponent("\(name).log")
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
@@ -39,7 +42,10 @@ final class ChildProcess {
         }
     }
 
-    deinit { kill() }
+    deinit {
+        kill()
+        if let ownedDirectory { try? FileManager.default.removeItem(at: ownedDirectory) }
+    }
 
     var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }

@@ -1,0 +1,173 @@
+import Foundation
+import Logging
+import PlayclockCore
+import Synchronization
+import Testing
+
+@testable import PlayclockHub
+
+/// The real clocks, with a wall clock that a test can jump (as NTP or a missing RTC would).
+final class JumpableClock: HubClock {
+    private let system = SystemClock()
+    private let wallOffset = Mutex<Int64>(0)
+
+    func jumpWall(byMillis millis: Int64) { wallOffset.withLock { $0 += millis } }
+
+    func now() -> Timestamp {
+        var now = system.now()
+        now.wallMillis += wallOffset.withLock { $0 }
+        return now
+    }
+}
+
+/// Records publishes; for every response it also reads the database through a second
+/// connection, to prove what was committed before the answer went out.
+final class RecordingPublisher: MessagePublisher {
+    struct Sent: Sendable {
+        var topic: String
+        var payload: [UInt8]
+        var retain: Bool
+        var correlationData: [UInt8]?
+        var runningSessionsInDatabase: Int?
+        var json: JSONValue? { try? JSONCoding.decode(payload) }
+    }
+
+    let databasePath: String
+    private let sent = Mutex<[Sent]>([])
+
+    init(databasePath: String) { self.databasePath = databasePath }
+
+    var messages: [Sent] { sent.withLock { $0 } }
+
+    func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool {
+        var running: Int?
+        if topic.contains("/hub/response/") {
+            running = (try? HubStore(path: databasePath).runningSessions().count)
+        }
+        sent.withLock {
+            $0.append(Sent(topic: topic, payload: payload, retain: retain, correlationData: correlationData,
+                           runningSessionsInDatabase: running))
+        }
+        return true
+    }
+
+    func waitFor(timeout: Duration = .seconds(5), _ predicate: (Sent) -> Bool) async throws -> Sent {
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if let found = messages.first(where: predicate) { return found }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        throw CancellationError()
+    }
+}
+
+@Suite struct HubActorTests {
+    let db: TemporaryDatabase
+    let clock = JumpableClock()
+    let topics = TopicScheme(root: "playclock")!
+
+    init() throws {
+        db = try TemporaryDatabase()
+        let store = try HubStore(path: db.path)
+        try store.importStations([station("PC-01"), station("PC-02")])
+        store.close()
+    }
+
+    func makeHub(_ publisher: RecordingPublisher, policy: HubPolicy = HubPolicy()) throws -> Hub {
+        try Hub(topics: topics, policy: policy, store: try HubStore(path: db.path), publisher: publisher, clock: clock,
+                logger: Logger(label: "test"))
+    }
+
+    func request(_ verb: String, _ body: JSONValue, responseTopic: String? = nil, correlation: [UInt8]? = nil) -> InboundMessage {
+        InboundMessage(topic: topics.request(verb), payload: JSONCoding.encode(body), responseTopic: responseTopic,
+                       correlationData: correlation)
+    }
+
+    @Test func aSessionIsStoredBeforeTheRequestIsAnswered() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(publisher)
+        try await hub.start()
+        await hub.receive(request("session/start", ["station": "PC-01", "minutes": 30, "transaction": 42]))
+        let response = try #require(publisher.messages.first { $0.topic == "playclock/hub/response/session/start" })
+        #expect(response.json?["status"] == "ok")
+        #expect(response.json?["transaction"] == 42)
+        #expect(response.runningSessionsInDatabase == 1)
+        // And the unlock went out after the commit too (publishes follow the transaction).
+        let topicsInOrder = publisher.messages.map(\.topic)
+        #expect(topicsInOrder.contains("playclock/stations/PC-01/control"))
+        #expect(topicsInOrder.contains("playclock/events"))
+    }
+
+    @Test func aRefusalIsAnsweredAndAuditedButChangesNothing() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(publisher)
+        try await hub.start()
+        await hub.receive(request("session/start", ["station": "PC-01", "minutes": -1, "transaction": "t"]))
+        let response = try #require(publisher.messages.first { $0.topic.hasSuffix("response/session/start") })
+        #expect(response.json?["status"] == "error")
+        #expect(response.json?["error"]?["code"] == "invalid_duration")
+        #expect(response.json?["transaction"] == "t")
+        #expect(response.runningSessionsInDatabase == 0)
+        #expect(!publisher.messages.contains { $0.topic.hasSuffix("/control") })
+        let events = try HubStore(path: db.path).events()
+        #expect(events.map(\.type) == ["hub.started", "command.rejected"])
+        #expect(events.last?.data["code"] == "invalid_duration")
+    }
+
+    @Test func mqttV5RequestsAreAlsoAnsweredOnTheirResponseTopic() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(publisher)
+        try await hub.start()
+        await hub.receive(request("station/get", ["station": "PC-02"], responseTopic: "tools/me", correlation: [1, 2, 3]))
+        let direct = try #require(publisher.messages.first { $0.topic == "tools/me" })
+        #expect(direct.correlationData == [1, 2, 3])
+        #expect(direct.json?["data"]?["station"] == "PC-02")
+        #expect(publisher.messages.contains { $0.topic == "playclock/hub/response/station/get" })
+    }
+
+    @Test func aRestartedHubResumesFromTheStoreWithTheTimeThatPassed() async throws {
+        let first = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(first)
+        try await hub.start()
+        await hub.receive(request("session/start", ["station": "PC-01", "seconds": 120]))
+        await hub.shutdown()
+
+        try await Task.sleep(for: .milliseconds(1100))
+        let second = RecordingPublisher(databasePath: db.path)
+        let restarted = try makeHub(second)
+        try await restarted.start()
+        let state = try #require(await restarted.state(of: StationID("PC-01")!))
+        let remaining = try #require(state["session"]?["remaining_s"]?.intValue)
+        #expect(remaining <= 119, "the second the hub was down counts as used")
+        #expect(remaining >= 117)
+        await restarted.connected()
+        #expect(second.messages.contains { $0.topic == "playclock/stations/PC-01/state" && $0.retain })
+        #expect(second.messages.contains { $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock" })
+        await restarted.shutdown()
+    }
+
+    @Test func wallClockJumpsNeitherGrantNorStealTime() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(publisher)
+        try await hub.start()
+        let started = ContinuousClock.now
+        await hub.receive(request("session/start", ["station": "PC-01", "seconds": 2]))
+        let before = try #require(await hub.state(of: StationID("PC-01")!))
+
+        clock.jumpWall(byMillis: 3_600_000)  // NTP arrives: an hour forward
+        let after = try #require(await hub.state(of: StationID("PC-01")!))
+        #expect(after["status"] == "warned" || after["status"] == "active", "the session did not end with the jump")
+        #expect(after["session"]?["remaining_s"] == before["session"]?["remaining_s"])
+        clock.jumpWall(byMillis: -7_200_000)  // and someone sets it an hour behind
+
+        let lock = try await publisher.waitFor { $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock" }
+        let elapsed = ContinuousClock.now - started
+        #expect(lock.json?["reason"] == "expired")
+        #expect(elapsed >= .milliseconds(1950), "locked no earlier than the paid time")
+        #expect(elapsed < .seconds(3), "and not later")
+        let stored = try #require(try HubStore(path: db.path).session(id: before["session"]?["id"]?.stringValue ?? ""))
+        #expect(stored.usedMillisAtAnchor == 2000)
+        #expect(stored.endReason == "expired")
+        await hub.shutdown()
+    }
+}
