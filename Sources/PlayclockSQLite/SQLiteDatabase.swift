@@ -103,8 +103,6 @@ public final class SQLiteDatabase: @unchecked Sendable {
     /// the commit throws. Throws `SQLITE_MISUSE` if a transaction is already open (no nesting).
     public func transaction<T>(_ body: () throws -> T) throws -> T {
         let db = try openHandle(sql: nil)
-        print("DBG transaction start autocommit", sqlite3_get_autocommit(db))
-        if sqlite3_get_autocommit(db) == 0 { fatalError("DBG nested") }
         guard sqlite3_get_autocommit(db) != 0 else {
             throw SQLiteError(
                 code: SQLITE_MISUSE,
@@ -113,15 +111,12 @@ public final class SQLiteDatabase: @unchecked Sendable {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
-            print("DBG body returned")
             try execute("COMMIT")
             return result
         } catch {
-            print("DBG autocommit before rollback", sqlite3_get_autocommit(db))
             if sqlite3_get_autocommit(db) == 0 {
-                do { try execute("ROLLBACK") } catch { print("DBG rollback failed", error) }
+                try? execute("ROLLBACK")
             }
-            print("DBG autocommit after rollback", sqlite3_get_autocommit(db))
             throw error
         }
     }

@@ -1,22 +1,34 @@
 import Foundation
 import PlayclockSQLite
 
-/// Creates a fresh temporary directory, passes a database file path inside it to `body`,
-/// and removes the directory afterwards.
-func withTemporaryDatabasePath<T>(_ body: (String) throws -> T) throws -> T {
-    let directory = FileManager.default.temporaryDirectory
-        .appendingPathComponent("playclock-sqlite-tests-\(UUID().uuidString)", isDirectory: true)
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: directory) }
-    return try body(directory.appendingPathComponent("test.sqlite").path)
-}
+/// A fresh temporary directory for one test. Suites hold one as a stored property, so it lives
+/// exactly as long as the test; on deinit it closes every database it opened and removes itself.
+///
+/// Test bodies deliberately avoid wrapping their code in closures: with Swift 6.3, closures nested
+/// inside a `#expect(throws:)` expansion within another closure can collide with ordinary closures.
+final class Scratch {
+    let directory: URL
+    private var opened: [SQLiteDatabase] = []
 
-/// Opens a database on a real file in a fresh temporary directory.
-func withTemporaryDatabase<T>(_ body: (SQLiteDatabase) throws -> T) throws -> T {
-    try withTemporaryDatabasePath { path in
-        let db = try SQLiteDatabase(path: path)
-        defer { db.close() }
-        return try body(db)
+    init() throws {
+        directory = FileManager.default.temporaryDirectory
+            .appendingPathComponent("playclock-sqlite-tests-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    }
+
+    deinit {
+        for db in opened { db.close() }
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    /// Path of the test's database file.
+    var path: String { directory.appendingPathComponent("test.sqlite").path }
+
+    /// Opens (or reopens) the test's database file.
+    func open(busyTimeoutMilliseconds: Int32 = 5000) throws -> SQLiteDatabase {
+        let db = try SQLiteDatabase(path: path, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        opened.append(db)
+        return db
     }
 }
 
