@@ -165,4 +165,9 @@ public struct Request: Sendable, Equatable {
 public struct RequestDecodeError: Error, Sendable, Equatable {
     public var error: CommandError
     public var transaction: JSONValue?
+
+    public init(error: CommandError, transaction: JSONValue?) {
+        self.error = error
+        self.transaction = transaction
+    }
 }

@@ -13,12 +13,17 @@ public protocol MessagePublisher: Sendable {
 public struct InboundMessage: Sendable {
     public var topic: String
     public var payload: [UInt8]
+    /// Delivered from the broker's retained store rather than published just now.
+    public var retained: Bool
     public var responseTopic: String?
     public var correlationData: [UInt8]?
 
-    public init(topic: String, payload: [UInt8], responseTopic: String? = nil, correlationData: [UInt8]? = nil) {
+    public init(
+        topic: String, payload: [UInt8], retained: Bool = false, responseTopic: String? = nil, correlationData: [UInt8]? = nil
+    ) {
         self.topic = topic
         self.payload = payload
+        self.retained = retained
         self.responseTopic = responseTopic
         self.correlationData = correlationData
     }
@@ -102,6 +107,9 @@ public actor Hub {
     public func receive(_ message: InboundMessage) {
         let now = clock.now()
         switch core.topics.classify(message.topic) {
+        case .heartbeat where message.retained:
+            // A retained heartbeat is stale by definition: it would fake presence on every reconnect.
+            logger.debug("ignored retained heartbeat", metadata: ["mqtt.topic": "\(message.topic)"])
         case .heartbeat(let station):
             apply(station: station, topic: message.topic, now: now) { core in
                 try core.heartbeat(station: station, payload: message.payload, now: now)
@@ -124,7 +132,9 @@ public actor Hub {
         do {
             let actions = try body(&core)
             try execute(actions)
-            reschedule()
+            // A heartbeat that changes nothing only moves its own offline deadline later, which
+            // can never make the scheduled timer late: skip the O(stations) recomputation.
+            if !actions.isEmpty { reschedule() }
         } catch let error as CommandError {
             core = saved
             logger.debug("ignored station message", metadata: [
@@ -139,7 +149,15 @@ public actor Hub {
     private func handleRequest(verb: String, message: InboundMessage, now: Timestamp) {
         let result: Result<JSONValue, CommandError>
         var transaction: JSONValue?
-        switch Request.decode(verb: verb, payload: message.payload, policy: core.policy) {
+        let decoded: Result<Request, RequestDecodeError>
+        if message.retained {
+            // A retained request would run again every time the hub (re)subscribes.
+            decoded = .failure(RequestDecodeError(
+                error: CommandError("retained_request", "requests must not be retained; it was not executed"), transaction: nil))
+        } else {
+            decoded = Request.decode(verb: verb, payload: message.payload, policy: core.policy)
+        }
+        switch decoded {
         case .failure(let failure):
             transaction = failure.transaction
             result = .failure(failure.error)

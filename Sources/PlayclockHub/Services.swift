@@ -56,7 +56,7 @@ public struct HubService: Service {
                     logger.warning("hub lost the broker", metadata: ["mqtt.reason": "\(reason)"])
                 case .message(let m):
                     await hub.receive(InboundMessage(
-                        topic: m.topic, payload: m.payload, responseTopic: m.responseTopic, correlationData: m.correlationData))
+                        topic: m.topic, payload: m.payload, retained: m.retain, responseTopic: m.responseTopic, correlationData: m.correlationData))
                 }
             }
         }

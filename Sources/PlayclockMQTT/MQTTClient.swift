@@ -316,13 +316,23 @@ private final class Core: Sendable {
             logger.warning("mqtt connection refused", metadata: metadata.merging(["mqtt.reason": "\(reason)"]) { $1 })
             return
         }
-        let subscriptions = state.withLock { state in
-            state.connected = true
-            state.established = true
-            return state.subscriptions
+        // Queue every SUBSCRIBE before publishing is allowed, so a publish on this connection is processed
+        // by the broker after them; loop until no subscribe() call slipped in meanwhile.
+        var subscribed: [MQTTTopicFilter: MQTTQoS] = [:]
+        while true {
+            let missing = state.withLock { state in
+                let missing = state.subscriptions.filter { subscribed[$0.key] != $0.value }
+                if missing.isEmpty {
+                    state.connected = true
+                    state.established = true
+                }
+                return missing
+            }
+            if missing.isEmpty { break }
+            for (filter, qos) in missing { subscribe(mosq!, filter, qos) }
+            subscribed.merge(missing) { $1 }
         }
         logger.info("mqtt connected", metadata: metadata)
-        for (filter, qos) in subscriptions { subscribe(mosq!, filter, qos) }
         yield(.connected)
     }
 

@@ -114,6 +114,23 @@ final class RecordingPublisher: MessagePublisher {
         #expect(events.last?.data["code"] == "invalid_duration")
     }
 
+    @Test func retainedRequestsAndHeartbeatsAreNeverActedOn() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(publisher)
+        try await hub.start()
+        var start = request("session/start", ["station": "PC-01", "minutes": 30])
+        start.retained = true
+        await hub.receive(start)
+        let response = try #require(publisher.messages.first { $0.topic.hasSuffix("response/session/start") })
+        #expect(response.json?["error"]?["code"] == "retained_request")
+        #expect(response.runningSessionsInDatabase == 0)
+
+        await hub.receive(InboundMessage(topic: "playclock/stations/PC-02/heartbeat", payload: Array(#"{"seq":1}"#.utf8), retained: true))
+        #expect(await hub.state(of: StationID("PC-02")!)?["online"] == false)
+        await hub.receive(InboundMessage(topic: "playclock/stations/PC-02/heartbeat", payload: Array(#"{"seq":2}"#.utf8)))
+        #expect(await hub.state(of: StationID("PC-02")!)?["online"] == true)
+    }
+
     @Test func mqttV5RequestsAreAlsoAnsweredOnTheirResponseTopic() async throws {
         let publisher = RecordingPublisher(databasePath: db.path)
         let hub = try makeHub(publisher)

@@ -7,7 +7,6 @@ struct ChildProcessError: Error, CustomStringConvertible {
 /// A launched executable whose stdout and stderr go to `logFile` (appended, so restarts keep history).
 /// `kill()` sends SIGKILL: children of a Swift test inherit blocked signals and may ignore SIGTERM.
 final class ChildProcess {
-    let executable: String
     let logFile: URL
     private let process = Process()
     /// The temporary directory created for the log, removed on deinit.
@@ -19,7 +18,6 @@ final class ChildProcess {
         _ executable: String, arguments: [String] = [], environment: [String: String]? = nil,
         directory: URL? = nil
     ) throws {
-        self.executable = executable
         let name = URL(fileURLWithPath: executable).lastPathComponent
         ownedDirectory = directory == nil ? try makeTemporaryDirectory(prefix: name) : nil
         logFile = (directory ?? ownedDirectory!).appendingPathComponent("\(name).log")
@@ -47,7 +45,6 @@ final class ChildProcess {
         if let ownedDirectory { try? FileManager.default.removeItem(at: ownedDirectory) }
     }
 
-    var pid: Int32 { process.processIdentifier }
     var isRunning: Bool { process.isRunning }
     /// Everything the process wrote to stdout and stderr so far.
     var output: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }

@@ -38,8 +38,6 @@ final class MosquittoBroker {
         (try? String(contentsOf: directory.appendingPathComponent("mosquitto.log"), encoding: .utf8)) ?? ""
     }
 
-    var isRunning: Bool { process?.isRunning ?? false }
-
     /// SIGKILL (no clean shutdown) and reap.
     func stop() {
         process?.kill()
