@@ -35,10 +35,11 @@ public struct TopicScheme: Sendable, Equatable {
 
     /// Classifies a topic the hub received. Station ids are returned raw: the core validates them.
     public func classify(_ topic: String) -> Inbound? {
-        guard topic.hasPrefix(root), topic.utf8.count > root.utf8.count,
-            topic.utf8[topic.utf8.index(topic.utf8.startIndex, offsetBy: root.utf8.count)] == UInt8(ascii: "/")
+        let bytes = topic.utf8
+        guard bytes.count > root.utf8.count + 1, bytes.starts(with: root.utf8),
+            bytes[bytes.index(bytes.startIndex, offsetBy: root.utf8.count)] == UInt8(ascii: "/")
         else { return nil }
-        let rest = topic.dropFirst(root.count + 1)
+        let rest = Substring(bytes.dropFirst(root.utf8.count + 1))
         if rest.hasPrefix("hub/request/") {
             let verb = String(rest.dropFirst("hub/request/".count))
             return verb.isEmpty ? nil : .request(verb: verb)

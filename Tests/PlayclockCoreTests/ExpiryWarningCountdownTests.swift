@@ -253,6 +253,54 @@ struct ExpiryWarningCountdownTests {
         #expect(countdowns.map { $0.1 ?? .null } == (0...60).reversed().map { JSONValue.int(Int64($0)) })
     }
 
+    @Test func extendingInTheFinalMinuteRestoresTheSlowCadence() throws {
+        var hub = TestHub()
+        hub.start(pc1, seconds: 90)
+        hub.run(seconds: 60)  // 30 s left: one countdown per second
+        #expect(hub.core.nextDeadline() == hub.now.monoNanos + Self.second)
+        _ = try hub.request("session/extend", ["station": "PC-01", "seconds": 120]).result.get()
+        #expect(hub.remainingMillis(pc1) == 150_000)
+        #expect(hub.core.nextDeadline() == hub.now.monoNanos + 10 * Self.second)
+        let next = hub.run(seconds: 10)
+        #expect(next.countdowns(pc1).map { $0["remaining_s"] } == [140])
+    }
+
+    @Test func severalStationsExpireInOneTick() {
+        var hub = TestHub()
+        hub.start(pc1, seconds: 60)
+        hub.start(pc2, seconds: 60)
+        hub.start(ps1, seconds: 60)
+        hub.advance(seconds: 60)
+        let actions = hub.tick()
+        #expect(actions.eventTypes.filter { $0 == "session.expired" }.count == 3)
+        for id in [pc1, pc2, ps1] {
+            #expect(actions.controls(id).map { $0["reason"] } == ["expired"], "\(id)")
+            #expect(hub.status(id) == "expired")
+        }
+        #expect(Set(hub.store.sessions.values.compactMap(\.endReason)) == ["expired"])
+        #expect(hub.store.sessions.values.allSatisfy { $0.isEnded })
+    }
+
+    @Test func expiredHoldEndsEarlyOnRemoveMaintenanceOrTransfer() throws {
+        var hub = TestHub()
+        hub.start(ps1, seconds: 10)
+        hub.start(pc1, seconds: 10)
+        hub.start(pc2, seconds: 600)
+        hub.run(seconds: 10)
+        #expect(hub.status(ps1) == "expired")
+        #expect(hub.status(pc1) == "expired")
+
+        _ = try hub.request("station/maintenance", ["station": "PS-01", "enabled": true]).result.get()
+        #expect(hub.status(ps1) == "maintenance")
+        _ = try hub.request("session/transfer", ["station": "PC-02", "to": "PC-01"]).result.get()
+        #expect(hub.status(pc1) == "active")
+        #expect(hub.core.session(at: pc1)?.id == "S-3")
+        // Only the transferred session's own deadlines remain.
+        #expect(hub.core.nextDeadline() == hub.now.monoNanos + 10 * Self.second)
+        _ = try hub.request("station/remove", ["station": "PS-01"]).result.get()
+        #expect(hub.core.stationIDs == [pc1, pc2])
+    }
+
     @Test func pausedSessionPublishesNoCountdown() {
         var hub = TestHub()
         hub.start(pc1, seconds: 600)

@@ -205,6 +205,36 @@ struct PresenceTests {
         #expect(try hub.heartbeat(pc1, #"{"seq":7,"locked":true}"#).controls(pc1).isEmpty)
     }
 
+    @Test func disagreementAfterALongAgreementIsCorrectedAtOnce() throws {
+        var hub = TestHub()
+        try hub.heartbeat(pc1, #"{"seq":1,"locked":true}"#)
+        for seq in 2...12 {
+            hub.run(seconds: 5)
+            #expect(try hub.heartbeat(pc1, #"{"seq":\#(seq),"locked":true}"#).controls(pc1).isEmpty)
+        }
+        hub.run(seconds: 1)
+        let actions = try hub.heartbeat(pc1, #"{"seq":13,"locked":false}"#)
+        #expect(actions.controls(pc1).map { $0["action"] } == ["lock"])
+        #expect(actions.controls(pc1).first?["reason"] == "idle")
+    }
+
+    @Test func agentUnlockedAfterExpiryGetsLockWithReasonExpired() throws {
+        var hub = TestHub()
+        try hub.heartbeat(pc1, #"{"seq":1,"locked":false}"#)
+        hub.start(pc1, seconds: 30)
+        var seq = 2
+        while hub.core.session(at: pc1) != nil {
+            hub.run(seconds: 5)
+            try hub.heartbeat(pc1, #"{"seq":\#(seq),"locked":false}"#)
+            seq += 1
+        }
+        hub.run(seconds: 5)
+        let actions = try hub.heartbeat(pc1, #"{"seq":\#(seq),"locked":false}"#)
+        #expect(actions.controls(pc1).first?["action"] == "lock")
+        #expect(actions.controls(pc1).first?["reason"] == "expired")
+        #expect(actions.controls(pc1).first?["session"] == "S-1")
+    }
+
     @Test func lockedAgentDuringASessionGetsUnlockResent() throws {
         var hub = TestHub()
         try hub.heartbeat(pc1, #"{"seq":1,"locked":true}"#)

@@ -439,7 +439,7 @@ struct SessionCommandTests {
         #expect(pcAdd["status"] == "offline")
         #expect(pcAdd["online"] == false)
 
-        let list = try hub.request("station/list", [:])
+        let list = hub.request("station/list", [:])
         let stations = try #require(try list.result.get()["stations"])
         guard case .array(let items) = stations else { Issue.record("not an array"); return }
         #expect(items.map { $0["station"] } == ["PC-01", "PC-02", "PC-09", "PS-01", "VR-1"])

@@ -132,7 +132,7 @@ struct TestHub {
             let actions = core.rejected(verb: verb, error: failure.error, now: now)
             return (.failure(failure.error), record(actions))
         case .success(let request):
-            sessionCounter += 1
+            if case .sessionStart = request.command { sessionCounter += 1 }
             let outcome = core.handle(request.command, verb: verb, newSessionID: "S-\(sessionCounter)", now: now)
             record(outcome.actions)
             return (outcome.result, outcome.actions)
