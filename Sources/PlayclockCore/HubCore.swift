@@ -170,8 +170,7 @@ public struct HubCore: Sendable {
                 actions.append(.saveSession(session))
                 actions.append(event("session.expired", station: id, session: session.id,
                                      data: ["used_s": .int(seconds(session.usedMillisAtAnchor))], now: now))
-                actions.append(publishControl(id, lock(session: session.id, reason: "expired", now: now)))
-                actions.append(event("station.locked", station: id, session: session.id, data: ["reason": "expired"], now: now))
+                actions += locking(id, session: session.id, reason: "expired", now: now)
                 actions.append(publishCountdown(entry, now: now))
                 stateChanged = true
             } else {
@@ -350,8 +349,7 @@ public struct HubCore: Sendable {
             return (stateJSON(entry, now: now), [
                 .saveSession(session),
                 event("session.started", station: id, session: session.id, data: ["granted_s": .int(secs)], now: now),
-                publishControl(id, unlock(session, now: now)),
-                event("station.unlocked", station: id, session: session.id, data: [:], now: now),
+            ] + unlocking(id, session, now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
             ])
@@ -394,8 +392,7 @@ public struct HubCore: Sendable {
                 .saveSession(session),
                 event("session.paused", station: id, session: session.id,
                       data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
-                publishControl(id, lock(session: session.id, reason: "paused", now: now)),
-                event("station.locked", station: id, session: session.id, data: ["reason": "paused"], now: now),
+            ] + locking(id, session: session.id, reason: "paused", now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
             ])
@@ -412,8 +409,7 @@ public struct HubCore: Sendable {
                 .saveSession(session),
                 event("session.resumed", station: id, session: session.id,
                       data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
-                publishControl(id, unlock(session, now: now)),
-                event("station.unlocked", station: id, session: session.id, data: [:], now: now),
+            ] + unlocking(id, session, now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
             ])
@@ -431,8 +427,7 @@ public struct HubCore: Sendable {
                 event("session.stopped", station: id, session: session.id,
                       data: ["used_s": .int(seconds(session.usedMillisAtAnchor)),
                              "unused_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
-                publishControl(id, lock(session: session.id, reason: "stopped", now: now)),
-                event("station.locked", station: id, session: session.id, data: ["reason": "stopped"], now: now),
+            ] + locking(id, session: session.id, reason: "stopped", now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
             ])
@@ -456,14 +451,12 @@ public struct HubCore: Sendable {
                 .saveSession(session),
                 event("session.transferred", station: fromID, session: session.id,
                       data: ["to": .string(toID.value), "remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
-                publishControl(fromID, lock(session: session.id, reason: "transferred", now: now)),
-                event("station.locked", station: fromID, session: session.id, data: ["reason": "transferred"], now: now),
-                publishCountdown(from, now: now),
-                publishState(from, now: now),
             ]
-            actions.append(session.paused
-                ? publishControl(toID, lock(session: session.id, reason: "paused", now: now))
-                : publishControl(toID, unlock(session, now: now)))
+            actions += locking(fromID, session: session.id, reason: "transferred", now: now)
+            actions += [publishCountdown(from, now: now), publishState(from, now: now)]
+            actions += session.paused
+                ? locking(toID, session: session.id, reason: "paused", now: now)
+                : unlocking(toID, session, now: now)
             actions += [publishCountdown(to, now: now), publishState(to, now: now)]
             return (["from": stateJSON(from, now: now), "to": stateJSON(to, now: now)], actions)
         }
@@ -567,6 +560,17 @@ public struct HubCore: Sendable {
         }
         let reason = entry.station.maintenance ? "maintenance" : (entry.expiredSession != nil ? "expired" : "idle")
         return publishControl(id, lock(session: entry.expiredSession, reason: reason, now: now))
+    }
+
+    /// A lock sent for a session-changing reason, and its audit event.
+    private mutating func locking(_ id: StationID, session: String, reason: String, now: Timestamp) -> [HubAction] {
+        [publishControl(id, lock(session: session, reason: reason, now: now)),
+         event("station.locked", station: id, session: session, data: ["reason": .string(reason)], now: now)]
+    }
+
+    private mutating func unlocking(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> [HubAction] {
+        [publishControl(id, unlock(session, now: now)),
+         event("station.unlocked", station: id, session: session.id, data: [:], now: now)]
     }
 
     private func unlock(_ session: SessionRecord, now: Timestamp) -> [String: JSONValue] {

@@ -1,5 +1,6 @@
 import Foundation
 import PlayclockCore
+import PlayclockMQTT
 
 /// Everything `playclockd` needs to run. Built from defaults, then the config file, then flags.
 public struct HubConfiguration: Sendable, Equatable {
@@ -27,8 +28,15 @@ public struct HubConfiguration: Sendable, Equatable {
         "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
     ]
 
-    /// Applies a JSON config file (see README). Unknown keys are refused, so a typo never passes silently.
+    /// Applies a JSON config file (see README). Unknown keys are refused, so a typo never passes
+    /// silently; a refused file changes nothing.
     public mutating func apply(configFile path: String) throws(Error) {
+        var updated = self
+        try updated.applyUnchecked(configFile: path)
+        self = updated
+    }
+
+    private mutating func applyUnchecked(configFile path: String) throws(Error) {
         guard let bytes = FileManager.default.contents(atPath: path) else { throw Error("cannot read config file \(path)") }
         guard let object = (try? JSONCoding.decode(Array(bytes)))?.objectValue else {
             throw Error("config file \(path) is not a JSON object")
@@ -86,12 +94,13 @@ public struct HubConfiguration: Sendable, Equatable {
         if let v = try int("max_request_bytes", 256...(1 << 20)) { policy.maxRequestBytes = Int(v) }
     }
 
-    /// Reads a password from a file: the first line, without the line ending.
+    /// Reads a broker password from a file (its first line).
     public static func readPassword(_ path: String) throws(Error) -> String {
-        guard let bytes = FileManager.default.contents(atPath: path) else { throw Error("cannot read password file \(path)") }
-        let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        guard !line.isEmpty else { throw Error("password file \(path) is empty") }
-        return line
+        do {
+            return try MQTTClientConfiguration.password(fromFile: path)
+        } catch {
+            throw Error(error.description)
+        }
     }
 
     /// Reads a venue file: `{"stations": [{"station": "PC-01", "name": "PC 01", "kind": "pc"}, ...]}`.

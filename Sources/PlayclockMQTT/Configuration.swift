@@ -1,3 +1,5 @@
+import Foundation
+
 public enum MQTTURLError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedScheme(String)
     case missingHost(String)
@@ -84,5 +86,23 @@ public struct MQTTClientConfiguration: Sendable {
         self.host = String(host)
         self.port = port
         self.clientID = clientID
+    }
+}
+
+/// A password file that cannot be used.
+public struct MQTTPasswordFileError: Error, Sendable, Equatable, CustomStringConvertible {
+    public let description: String
+}
+
+extension MQTTClientConfiguration {
+    /// Reads a broker password from a file: its first line, without the line ending.
+    /// Keeps passwords out of command lines, which other users of the box can read.
+    public static func password(fromFile path: String) throws(MQTTPasswordFileError) -> String {
+        guard let bytes = FileManager.default.contents(atPath: path) else {
+            throw MQTTPasswordFileError(description: "cannot read password file \(path)")
+        }
+        let line = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        guard !line.isEmpty else { throw MQTTPasswordFileError(description: "password file \(path) is empty") }
+        return line
     }
 }

@@ -48,10 +48,11 @@ struct Connection: ParsableArguments {
         config.username = username
         config.password = password
         if let passwordFile {
-            guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8),
-                let line = text.split(whereSeparator: \.isNewline).first
-            else { throw ValidationError("cannot read password file \(passwordFile)") }
-            config.password = String(line)
+            do {
+                config.password = try MQTTClientConfiguration.password(fromFile: passwordFile)
+            } catch {
+                throw ValidationError(error.description)
+            }
         }
         var logger = Logger(label: "playclock")
         logger.logLevel = .error

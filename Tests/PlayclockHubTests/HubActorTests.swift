@@ -75,7 +75,11 @@ final class RecordingPublisher: MessagePublisher {
 
     func makeHub(_ publisher: RecordingPublisher, policy: HubPolicy = HubPolicy()) throws -> Hub {
         try Hub(topics: topics, policy: policy, store: try HubStore(path: db.path), publisher: publisher, clock: clock,
-                logger: Logger(label: "test"))
+                logger: {
+                    var logger = Logger(label: "test")
+                    logger.logLevel = .warning
+                    return logger
+                }())
     }
 
     func request(_ verb: String, _ body: JSONValue, responseTopic: String? = nil, correlation: [UInt8]? = nil) -> InboundMessage {

@@ -1,0 +1,90 @@
+import Foundation
+import PlayclockCore
+import Testing
+
+@testable import PlayclockHub
+
+@Suite struct ConfigurationTests {
+    let dir: TemporaryDatabase
+
+    init() throws { dir = try TemporaryDatabase() }
+
+    func write(_ name: String, _ text: String) throws -> String {
+        let path = dir.directory.appendingPathComponent(name).path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func aFullConfigFileIsApplied() throws {
+        let password = try write("pw", "s3cret\nignored second line\n")
+        let path = try write("c.json", """
+            {"broker": "mqtt://10.0.0.2:1884", "username": "hub", "password_file": "\(password)",
+             "database": "/var/lib/playclock/x.sqlite", "topic_root": "venue/a", "client_id": "hub-1",
+             "policy": {"warn_thresholds_s": [60, 300, 60], "countdown_interval_s": 5, "heartbeat_interval_s": 2,
+                        "missed_heartbeats": 4, "expired_hold_s": 0, "max_session_minutes": 600, "max_request_bytes": 4096}}
+            """)
+        var config = HubConfiguration()
+        try config.apply(configFile: path)
+        #expect(config.brokerURL == "mqtt://10.0.0.2:1884")
+        #expect(config.username == "hub")
+        #expect(config.password == "s3cret")
+        #expect(config.topicRoot == "venue/a")
+        #expect(config.clientID == "hub-1")
+        #expect(config.policy.warnThresholdsSeconds == [300, 60])
+        #expect(config.policy.countdownIntervalSeconds == 5)
+        #expect(config.policy.offlineAfterNanos == 8_000_000_000)
+        #expect(config.policy.expiredHoldSeconds == 0)
+        #expect(config.policy.maxSessionSeconds == 36_000)
+        #expect(config.policy.maxRequestBytes == 4096)
+    }
+
+    @Test(arguments: [
+        (#"{"brokr": "mqtt://x"}"#, "unknown key \"brokr\""),
+        (#"{"policy": {"warn_threshold_s": [60]}}"#, "unknown policy key \"warn_threshold_s\""),
+        (#"{"policy": {"countdown_interval_s": 0}}"#, "countdown_interval_s"),
+        (#"{"policy": {"missed_heartbeats": -1}}"#, "missed_heartbeats"),
+        (#"{"policy": {"warn_thresholds_s": [60, "x"]}}"#, "warn_thresholds_s"),
+        (#"{"broker": ""}"#, "\"broker\" must be a non-empty string"),
+        (#"[1, 2]"#, "is not a JSON object"),
+        (#"{"broker": "mqtt://elsewhere:1", "policy": {"expired_hold_s": -5}}"#, "expired_hold_s"),
+        (#"{"password_file": "/nonexistent/pw"}"#, "cannot read password file"),
+    ])
+    func badConfigFilesAreRefusedWithAClearMessage(text: String, expected: String) throws {
+        let path = try write("bad.json", text)
+        var config = HubConfiguration()
+        let before = config
+        #expect {
+            try config.apply(configFile: path)
+        } throws: { error in
+            (error as? HubConfiguration.Error)?.description.contains(expected) == true
+        }
+        #expect(config == before, "a refused file changes nothing")
+    }
+
+    @Test func venueFilesAreValidatedEntryByEntry() throws {
+        let good = try write("venue.json", #"{"stations": [{"station": "PC-01"}, {"station": "PS5-1", "name": "PS5", "kind": "console"}]}"#)
+        let stations = try HubConfiguration.readVenue(good)
+        #expect(stations.map(\.id.value) == ["PC-01", "PS5-1"])
+        #expect(stations[0].name == "PC-01")
+        #expect(stations[1].kind == .console)
+
+        for (text, expected) in [
+            (#"{"stations": [{"station": "PC/01"}]}"#, "entry 0"),
+            (#"{"stations": [{"station": "PC-01"}, {"station": "PC-01"}]}"#, "appears twice"),
+            (#"{"stations": [{"station": "PC-01", "kind": "Big PC"}]}"#, "kind"),
+            (#"{"rooms": []}"#, "\"stations\" list"),
+        ] {
+            let path = try write("v.json", text)
+            #expect {
+                try HubConfiguration.readVenue(path)
+            } throws: { error in
+                (error as? HubConfiguration.Error)?.description.contains(expected) == true
+            }
+        }
+    }
+
+    @Test func emptyPasswordFileIsRefused() throws {
+        let path = try write("empty", "\n")
+        #expect(throws: HubConfiguration.Error.self) { try HubConfiguration.readPassword(path) }
+    }
+}
