@@ -487,8 +487,15 @@ public struct HubCore: Sendable {
 
     private func seconds(_ millis: Int64) -> Int64 { (millis + 999) / 1000 }
 
+    /// The wall-clock end shown to people. Computed from the anchor so that every message about
+    /// the same session carries the same value (no millisecond jitter between readings); if the
+    /// wall clock has drifted or jumped more than a second against the monotonic clock since the
+    /// anchor, it follows the wall clock as it is now.
     private func endsAt(_ session: SessionRecord, now: Timestamp) -> JSONValue {
-        session.paused ? .null : .string(ISO8601.string(fromMillis: now.wallMillis + session.remainingMillis(at: now)))
+        guard !session.paused else { return .null }
+        let live = now.wallMillis + session.remainingMillis(at: now)
+        let anchored = session.anchor.wallMillis + session.grantedMillis - session.usedMillisAtAnchor
+        return .string(ISO8601.string(fromMillis: abs(live - anchored) <= 1000 ? anchored : live))
     }
 
     private func status(_ entry: Entry, now: Timestamp) -> String {

@@ -28,7 +28,7 @@ struct HubEndToEndTests {
         #expect(warn.json?["remaining_s"] == 2)
 
         let lock = try await h.recorder.waitFor(since: mark, timeout: .seconds(8), "lock") {
-            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock"
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock" && $0.json?["session"] == .string(session)
         }
         #expect(lock.json?["reason"] == "expired")
         #expect(lock.json?["session"] == .string(session))
@@ -202,6 +202,10 @@ struct HubEndToEndTests {
         let id = try #require(start["data"]?["session"]?["id"])
         try await h.recorder.waitFor(since: mark, timeout: .seconds(8), "offline after missed heartbeats") {
             $0.topic == "playclock/stations/PC-01/state" && $0.json?["online"] == false
+        }
+        try await h.recorder.waitFor(since: mark, timeout: .seconds(8), "expiry lock while away") {
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["session"] == id
+                && $0.json?["reason"] == "expired"
         }
         mark = h.recorder.count
         try h.heartbeat("PC-01", seq: 2, locked: false)

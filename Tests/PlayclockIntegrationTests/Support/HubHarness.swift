@@ -130,6 +130,9 @@ final class HubHarness {
         try await recorder.waitFor(since: mark, timeout: .seconds(10), "hub online") {
             $0.topic == "playclock/hub/status" && $0.payload == "online"
         }
+        // The resync after connecting goes out in station order: once the last station's control
+        // message is seen, tests only see what they cause.
+        try await recorder.waitFor(since: mark, "resync done") { $0.topic == "playclock/stations/PC-03/control" }
     }
 
     func killHub() {
