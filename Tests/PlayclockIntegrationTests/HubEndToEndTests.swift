@@ -37,12 +37,18 @@ struct HubEndToEndTests {
         #expect(lock.time >= endsAt - 0.05)
         #expect(lock.time - endsAt < 1.0)
 
+        try await h.recorder.waitFor(since: mark, "final countdown") {
+            $0.topic == "playclock/stations/PC-01/countdown" && $0.json?["remaining_s"] == 0
+        }
         let countdowns = h.recorder.records().dropFirst(mark).filter { $0.topic == "playclock/stations/PC-01/countdown" }
         #expect(countdowns.count >= 4, "a countdown on start and every second after")
         #expect(countdowns.first?.json?["remaining_s"] == 4)
         #expect(countdowns.last?.json?["remaining_s"] == 0)
 
         // The retained state says expired, then idle again after the hold (2 s in this policy).
+        try await h.recorder.waitFor(since: mark, "expired state") {
+            $0.topic == "playclock/stations/PC-01/state" && $0.json?["status"] == "expired"
+        }
         let expired = try #require(try h.retainedState("PC-01"))
         #expect(expired["status"] == "expired")
         #expect(expired["session"] == .null)
@@ -178,6 +184,7 @@ struct HubEndToEndTests {
         try await h.recorder.waitFor(timeout: .seconds(10), "hub back online") {
             $0.topic == "playclock/hub/status" && $0.payload == "online"
         }
+        try await h.recorder.waitFor("PC-03 state republished") { $0.topic == "playclock/stations/PC-03/state" }
         let state = try #require(try h.retainedState("PC-03"))
         #expect(state["session"]?["id"] == id, "retained state republished after the broker restart")
         let list = try await h.request("station/list", [:])
