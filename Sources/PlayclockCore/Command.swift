@@ -1,6 +1,7 @@
 /// A staff command, decoded and validated from a request (`R/hub/request/<verb>` + JSON body).
 public enum Command: Sendable, Equatable {
-    case stationAdd(id: StationID, name: String, kind: StationKind)
+    case stationAdd(id: StationID, name: String, kind: StationKind, plug: PlugBinding?)
+    case stationUpdate(StationID, name: String?, kind: StationKind?, plug: PlugUpdate)
     case stationRemove(StationID)
     case stationList
     case stationGet(StationID)
@@ -12,16 +13,27 @@ public enum Command: Sendable, Equatable {
     case sessionStop(StationID)
     case sessionTransfer(from: StationID, to: StationID)
 
+    /// What `station/update` does to the plug binding.
+    public enum PlugUpdate: Sendable, Equatable {
+        case keep
+        case remove
+        case set(PlugBinding)
+    }
+
     public static let verbs = [
-        "station/add", "station/remove", "station/list", "station/get", "station/maintenance",
+        "station/add", "station/update", "station/remove", "station/list", "station/get", "station/maintenance",
         "session/start", "session/extend", "session/pause", "session/resume", "session/stop", "session/transfer",
     ]
 
-    /// Whether the command changes anything (read-only commands need no store transaction).
-    public var isMutation: Bool {
+    /// The stations whose state the command may change.
+    public var stations: [StationID] {
         switch self {
-        case .stationList, .stationGet: return false
-        default: return true
+        case .stationList, .stationGet: return []
+        case .stationAdd(let id, _, _, _), .stationUpdate(let id, _, _, _), .stationRemove(let id),
+            .stationMaintenance(let id, _), .sessionStart(let id, _), .sessionExtend(let id, _), .sessionPause(let id),
+            .sessionResume(let id), .sessionStop(let id):
+            return [id]
+        case .sessionTransfer(let from, let to): return [from, to]
         }
     }
 }
@@ -89,11 +101,18 @@ public struct Request: Sendable, Equatable {
         case "station/add":
             let id = try station(body, "station")
             let name = try optionalString(body, "name", maxLength: 64) ?? id.value
-            let kindText = try optionalString(body, "kind", maxLength: 16) ?? "pc"
-            guard let kind = StationKind(kindText) else {
-                throw CommandError("invalid_request", "kind must be a lower-case word of 1-16 letters, digits or '-' (pc, console, ...)")
+            let kind = try optionalKind(body) ?? .pc
+            let plug = try body["plug"].flatMap { $0 == .null ? nil : $0 }.map { value throws(CommandError) in try PlugBinding.parse(value) }
+            return .stationAdd(id: id, name: name, kind: kind, plug: plug)
+        case "station/update":
+            let id = try station(body, "station")
+            let plug: Command.PlugUpdate
+            switch body["plug"] {
+            case nil: plug = .keep
+            case .null?: plug = .remove
+            case let value?: plug = .set(try PlugBinding.parse(value))
             }
-            return .stationAdd(id: id, name: name, kind: kind)
+            return .stationUpdate(id, name: try optionalString(body, "name", maxLength: 64), kind: try optionalKind(body), plug: plug)
         case "station/remove": return .stationRemove(try station(body, "station"))
         case "station/list": return .stationList
         case "station/get": return .stationGet(try station(body, "station"))
@@ -126,6 +145,14 @@ public struct Request: Sendable, Equatable {
                 "invalid_station_id", "\"\(key)\" must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-' (no '+', '#' or '/')")
         }
         return id
+    }
+
+    private static func optionalKind(_ body: [String: JSONValue]) throws(CommandError) -> StationKind? {
+        guard let text = try optionalString(body, "kind", maxLength: 16) else { return nil }
+        guard let kind = StationKind(text) else {
+            throw CommandError("invalid_request", "kind must be a lower-case word of 1-16 letters, digits or '-' (pc, console, ...)")
+        }
+        return kind
     }
 
     private static func optionalString(_ body: [String: JSONValue], _ key: String, maxLength: Int) throws(CommandError) -> String? {

@@ -8,6 +8,9 @@ public struct HubCore: Sendable {
     public let policy: HubPolicy
     private var entries: [StationID: Entry] = [:]
     private var lastEventID: Int64
+    /// Plug status topic -> stations bound to that plug (a multi-relay strip serves several).
+    private var plugIndex: [String: [StationID]] = [:]
+    private var lastRPCID: Int64 = 0
 
     /// Per-station live state: configuration, session, presence and scheduling.
     struct Entry: Sendable {
@@ -24,6 +27,7 @@ public struct HubCore: Sendable {
         var nextCountdownMonoNanos: Int64?
         /// When control was last re-sent to converge a disagreeing agent (rate limit).
         var lastSyncMonoNanos: Int64?
+        var plug = PlugRuntime()
     }
 
     public init(topics: TopicScheme, policy: HubPolicy, stations: [Station], sessions: [SessionRecord], lastEventID: Int64) {
@@ -36,7 +40,11 @@ public struct HubCore: Sendable {
         for session in sessions where !session.isEnded {
             entries[session.station]?.session = session
         }
+        rebuildPlugIndex()
     }
+
+    /// The Shelly RPC `src` of this hub: replies come back on `<src>/rpc`.
+    public var rpcSource: String { topics.root.replacingOccurrences(of: "/", with: "-") + "-hub" }
 
     // MARK: - Queries
 
@@ -93,7 +101,11 @@ public struct HubCore: Sendable {
         var actions: [HubAction] = []
         for id in stationIDs {
             guard let entry = entries[id] else { continue }
-            actions.append(publishState(entry, now: now))
+            actions += reconcilePlug(id, now: now, force: true)
+            if let binding = entry.station.plug, let query = binding.statusQuery(rpcSource: rpcSource, rpcID: nextRPCID()) {
+                actions.append(.publish(query))
+            }
+            actions.append(publishState(entries[id] ?? entry, now: now))
             actions.append(controlSync(entry, now: now))
             if entry.session != nil {
                 actions.append(publishCountdown(entry, now: now))
@@ -129,6 +141,10 @@ public struct HubCore: Sendable {
             candidates.append(seen + policy.offlineAfterNanos)
         }
         if let until = entry.expiredUntilMonoNanos { candidates.append(until) }
+        if entry.station.plug != nil {
+            if let retry = entry.plug.retryAtMonoNanos { candidates.append(retry) }
+            if let off = entry.plug.offAtMonoNanos { candidates.append(off) }
+        }
         return candidates.min()
     }
 
@@ -172,6 +188,7 @@ public struct HubCore: Sendable {
                                      data: ["used_s": .int(seconds(session.usedMillisAtAnchor))], now: now))
                 actions += locking(id, session: session.id, reason: "expired", now: now)
                 actions.append(publishCountdown(entry, now: now))
+                actions += sessionLeft(&entry, session: session, now: now)
                 stateChanged = true
             } else {
                 let due = policy.warnThresholdsSeconds.filter { !session.warnedThresholds.contains($0) && remaining <= $0 * 1000 }
@@ -192,7 +209,8 @@ public struct HubCore: Sendable {
             }
         }
         entries[id] = entry
-        if stateChanged { actions.append(publishState(entry, now: now)) }
+        actions += reconcilePlug(id, now: now)
+        if stateChanged { actions.append(publishState(entries[id] ?? entry, now: now)) }
         return actions
     }
 
@@ -287,7 +305,13 @@ public struct HubCore: Sendable {
     /// Applies a decoded command. `newSessionID` is used if the command starts a session.
     public mutating func handle(_ command: Command, verb: String, newSessionID: String, now: Timestamp) -> CommandOutcome {
         do {
-            let (data, actions) = try apply(command, newSessionID: newSessionID, now: now)
+            var (data, actions) = try apply(command, newSessionID: newSessionID, now: now)
+            for id in command.stations where entries[id] != nil {
+                actions += reconcilePlug(id, now: now, force: true)
+            }
+            if case .stationAdd = command { rebuildPlugIndex() }
+            if case .stationUpdate = command { rebuildPlugIndex() }
+            if case .stationRemove = command { rebuildPlugIndex() }
             return CommandOutcome(result: .success(data), actions: actions)
         } catch {
             return CommandOutcome(result: .failure(error), actions: rejected(verb: verb, error: error, now: now))
@@ -300,9 +324,9 @@ public struct HubCore: Sendable {
             return (["stations": .array(stationIDs.compactMap { stationState($0, now: now) })], [])
         case .stationGet(let id):
             return (stateJSON(try entry(id), now: now), [])
-        case .stationAdd(let id, let name, let kind):
+        case .stationAdd(let id, let name, let kind, let plug):
             guard entries[id] == nil else { throw CommandError("station_exists", "station \(id) already exists") }
-            let station = Station(id: id, name: name, kind: kind)
+            let station = Station(id: id, name: name, kind: kind, plug: plug)
             let entry = Entry(station: station, online: kind.expectsAgent ? false : nil)
             entries[id] = entry
             return (stateJSON(entry, now: now), [
@@ -310,6 +334,29 @@ public struct HubCore: Sendable {
                 event("station.added", station: id, session: nil, data: ["name": .string(name), "kind": .string(kind.value)], now: now),
                 publishState(entry, now: now),
                 publishControl(id, lock(session: nil, reason: "idle", now: now)),
+            ])
+        case .stationUpdate(let id, let name, let kind, let plug):
+            var entry = try entry(id)
+            if let name { entry.station.name = name }
+            if let kind {
+                entry.station.kind = kind
+                if !kind.expectsAgent, entry.lastSeenMonoNanos == nil { entry.online = nil }
+                if kind.expectsAgent, entry.online == nil { entry.online = false }
+            }
+            switch plug {
+            case .keep: break
+            case .remove: entry.station.plug = nil; entry.plug = PlugRuntime()
+            case .set(let binding):
+                if binding != entry.station.plug { entry.plug = PlugRuntime() }
+                entry.station.plug = binding
+            }
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveStation(entry.station),
+                event("station.updated", station: id, session: nil,
+                      data: ["name": .string(entry.station.name), "kind": .string(entry.station.kind.value),
+                             "plug": entry.station.plug?.json ?? .null], now: now),
+                publishState(entry, now: now),
             ])
         case .stationRemove(let id):
             let entry = try entry(id)
@@ -345,6 +392,8 @@ public struct HubCore: Sendable {
             entry.expiredUntilMonoNanos = nil
             entry.expiredSession = nil
             entry.nextCountdownMonoNanos = nextCountdown(after: now, entry: entry)
+            entry.plug.sessionMaxWatts = nil
+            entry.plug.offAtMonoNanos = nil
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveSession(session),
@@ -421,8 +470,9 @@ public struct HubCore: Sendable {
             session.endReason = "stopped"
             entry.session = nil
             entry.nextCountdownMonoNanos = nil
+            let left = sessionLeft(&entry, session: session, now: now)
             entries[id] = entry
-            return (stateJSON(entry, now: now), [
+            return (stateJSON(entry, now: now), left + [
                 .saveSession(session),
                 event("session.stopped", station: id, session: session.id,
                       data: ["used_s": .int(seconds(session.usedMillisAtAnchor)),
@@ -445,9 +495,12 @@ public struct HubCore: Sendable {
             to.expiredUntilMonoNanos = nil
             to.expiredSession = nil
             to.nextCountdownMonoNanos = nextCountdown(after: now, entry: to)
+            to.plug.sessionMaxWatts = nil
+            to.plug.offAtMonoNanos = nil
+            let left = sessionLeft(&from, session: session, now: now)
             entries[fromID] = from
             entries[toID] = to
-            var actions: [HubAction] = [
+            var actions: [HubAction] = left + [
                 .saveSession(session),
                 event("session.transferred", station: fromID, session: session.id,
                       data: ["to": .string(toID.value), "remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
@@ -483,6 +536,171 @@ public struct HubCore: Sendable {
         policy.warnThresholdsSeconds.filter { $0 * 1000 >= remaining }.sorted()
     }
 
+    // MARK: - Plugs
+
+    /// Every plug topic the hub must be subscribed to for the current bindings.
+    public var plugSubscriptions: Set<String> { Set(plugIndex.keys) }
+
+    private mutating func rebuildPlugIndex() {
+        var index: [String: [StationID]] = [:]
+        for (id, entry) in entries {
+            guard let binding = entry.station.plug else { continue }
+            for topic in binding.statusTopics(rpcSource: rpcSource) { index[topic, default: []].append(id) }
+        }
+        plugIndex = index.mapValues { $0.sorted() }
+    }
+
+    private mutating func nextRPCID() -> Int64 {
+        lastRPCID += 1
+        return lastRPCID
+    }
+
+    /// Whether the station's plug should be on now: a running session, or the graceful delay after one.
+    private func wantsPower(_ entry: Entry, now: Timestamp) -> Bool {
+        if entry.station.maintenance { return false }
+        if let session = entry.session { return !session.paused }
+        return entry.plug.offAtMonoNanos.map { $0 > now.monoNanos } ?? false
+    }
+
+    /// When a session leaves a station: start the graceful delay and report a session that never drew power.
+    private mutating func sessionLeft(_ entry: inout Entry, session: SessionRecord, now: Timestamp) -> [HubAction] {
+        guard entry.station.plug != nil else { return [] }
+        var actions: [HubAction] = []
+        if let most = entry.plug.sessionMaxWatts, most < policy.plugActiveWatts {
+            actions.append(event("session.idle_power", station: entry.station.id, session: session.id,
+                                 data: ["max_watts": .double(most)], now: now))
+        }
+        entry.plug.sessionMaxWatts = nil
+        if policy.plugOffDelaySeconds > 0 {
+            entry.plug.offAtMonoNanos = now.monoNanos + policy.plugOffDelaySeconds * 1_000_000_000
+        }
+        return actions
+    }
+
+    /// Drives the plug toward what the station needs: sends when the wanted state changes (or
+    /// `force`), re-sends with backoff until a report confirms it, and raises `unconfirmed` after
+    /// `plugAlarmAfterAttempts` silent sends. Nothing is sent to a plug known to be offline: it is
+    /// re-asserted when it comes back.
+    private mutating func reconcilePlug(_ id: StationID, now: Timestamp, force: Bool = false) -> [HubAction] {
+        guard var entry = entries[id], let binding = entry.station.plug else { return [] }
+        var actions: [HubAction] = []
+        if let off = entry.plug.offAtMonoNanos, off <= now.monoNanos { entry.plug.offAtMonoNanos = nil }
+        let want = wantsPower(entry, now: now)
+        var send = false
+        if entry.plug.commanded != want || force {
+            entry.plug.commanded = want
+            entry.plug.attempts = 0
+            entry.plug.retryAtMonoNanos = nil
+            send = true
+        } else if let retry = entry.plug.retryAtMonoNanos, retry <= now.monoNanos {
+            entry.plug.retryAtMonoNanos = nil
+            send = !entry.plug.confirmed
+        }
+        if send, entry.plug.online != false {
+            entry.plug.attempts += 1
+            if entry.plug.attempts > policy.plugAlarmAfterAttempts, entry.plug.alarm == nil {
+                entry.plug.alarm = "unconfirmed"
+                actions.append(event("plug.alarm", station: id, session: entry.session?.id,
+                                     data: ["reason": "unconfirmed", "attempts": .int(Int64(entry.plug.attempts - 1))], now: now))
+            }
+            var offAfter: Int64?
+            if want, binding.hasOffTimer, let session = entry.session {
+                offAfter = seconds(session.remainingMillis(at: now)) + policy.plugFailsafeMarginSeconds
+            }
+            for message in binding.switchCommands(on: want, offAfterSeconds: offAfter, rpcSource: rpcSource, rpcID: nextRPCID()) {
+                actions.append(.publish(message))
+            }
+            let backoff = min(policy.plugRetryMaxSeconds, policy.plugRetryInitialSeconds << min(entry.plug.attempts - 1, 20))
+            entry.plug.retryAtMonoNanos = now.monoNanos + backoff * 1_000_000_000
+        }
+        let alarmChanged = entry.plug.alarm != entries[id]?.plug.alarm
+        entries[id] = entry
+        if alarmChanged { actions.append(publishState(entry, now: now)) }
+        return actions
+    }
+
+    /// A message on a plug topic. Returns nil when the topic belongs to no bound plug.
+    public mutating func plugMessage(topic: String, payload: [UInt8], now: Timestamp) -> [HubAction]? {
+        guard let ids = plugIndex[topic] else { return nil }
+        return ids.flatMap { plugReport($0, topic: topic, payload: payload, now: now) }
+    }
+
+    private mutating func plugReport(_ id: StationID, topic: String, payload: [UInt8], now: Timestamp) -> [HubAction] {
+        guard var entry = entries[id], let binding = entry.station.plug else { return [] }
+        let reports = binding.interpret(topic: topic, payload: payload, rpcSource: rpcSource)
+        guard !reports.isEmpty else { return [] }
+        let before = entry.plug
+        var actions: [HubAction] = []
+        var reassert = false
+        for report in reports {
+            switch report {
+            case .online(true) where entry.plug.online != true:
+                entry.plug.online = true
+                if before.online == false {
+                    actions.append(event("plug.online", station: id, session: entry.session?.id, data: [:], now: now))
+                }
+                if entry.plug.alarm == "offline" {
+                    entry.plug.alarm = nil
+                    actions.append(event("plug.alarm_cleared", station: id, session: entry.session?.id, data: ["reason": "offline"], now: now))
+                }
+                reassert = true
+            case .online(false) where entry.plug.online != false:
+                entry.plug.online = false
+                entry.plug.alarm = "offline"
+                actions.append(event("plug.alarm", station: id, session: entry.session?.id, data: ["reason": "offline"], now: now))
+            case .online:
+                break
+            case .power(let on):
+                entry.plug.power = on
+                guard let commanded = entry.plug.commanded else { break }
+                if on == commanded {
+                    entry.plug.attempts = 0
+                    entry.plug.retryAtMonoNanos = nil
+                    if entry.plug.alarm == "unconfirmed" {
+                        entry.plug.alarm = nil
+                        actions.append(event("plug.alarm_cleared", station: id, session: entry.session?.id,
+                                             data: ["reason": "unconfirmed"], now: now))
+                    }
+                } else if entry.plug.retryAtMonoNanos == nil {
+                    // It was confirmed, and now it is not: a button press, a power cut restoring it.
+                    actions.append(event("plug.mismatch", station: id, session: entry.session?.id,
+                                         data: ["reported": .bool(on), "wanted": .bool(commanded)], now: now))
+                    reassert = true
+                }
+            case .watts(let watts):
+                entry.plug.watts = watts
+                if entry.session != nil {
+                    entry.plug.sessionMaxWatts = max(entry.plug.sessionMaxWatts ?? 0, watts)
+                } else if watts >= policy.plugActiveWatts, !entry.plug.bypassReported, !wantsPower(entry, now: now) {
+                    entry.plug.bypassReported = true
+                    actions.append(event("plug.bypass", station: id, session: nil, data: ["watts": .double(watts)], now: now))
+                }
+                if watts < policy.plugActiveWatts { entry.plug.bypassReported = false }
+            }
+        }
+        entries[id] = entry
+        if reassert { actions += reconcilePlug(id, now: now, force: true) }
+        let after = entries[id]?.plug ?? entry.plug
+        let wattsMoved = abs((after.watts ?? -1) - (before.watts ?? -1)) >= 1
+        if after.online != before.online || after.power != before.power || after.confirmed != before.confirmed
+            || after.alarm != before.alarm || wattsMoved
+        {
+            actions.append(publishState(entries[id] ?? entry, now: now))
+        }
+        return actions
+    }
+
+    private func plugJSON(_ entry: Entry) -> JSONValue {
+        guard let binding = entry.station.plug, case .object(var fields) = binding.json else { return .null }
+        let p = entry.plug
+        fields["online"] = p.online.map { .bool($0) } ?? .null
+        fields["power"] = p.power.map { .bool($0) } ?? .null
+        fields["watts"] = p.watts.map { .double(($0 * 10).rounded() / 10) } ?? .null
+        fields["confirmed"] = .bool(p.confirmed)
+        fields["alarm"] = p.alarm.map { .string($0) } ?? .null
+        return .object(fields)
+    }
+
     // MARK: - Payloads
 
     private func seconds(_ millis: Int64) -> Int64 { (millis + 999) / 1000 }
@@ -500,6 +718,7 @@ public struct HubCore: Sendable {
 
     private func status(_ entry: Entry, now: Timestamp) -> String {
         if entry.station.maintenance { return "maintenance" }
+        if entry.station.plug != nil, entry.plug.alarm != nil { return "alarm" }
         if let session = entry.session {
             if session.paused { return "paused" }
             let warnAt = (policy.warnThresholdsSeconds.max() ?? 0) * 1000
@@ -531,6 +750,7 @@ public struct HubCore: Sendable {
             "maintenance": .bool(entry.station.maintenance),
             "session": sessionJSON,
             "agent": .object(entry.agentInfo),
+            "plug": plugJSON(entry),
             "updated_at": .string(ISO8601.string(fromMillis: now.wallMillis)),
         ]
     }

@@ -39,6 +39,14 @@ public enum JSONValue: Sendable, Equatable, Hashable {
         }
     }
 
+    public var doubleValue: Double? {
+        switch self {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        default: return nil
+        }
+    }
+
     public var isNumber: Bool {
         switch self {
         case .int, .double: return true

@@ -4,12 +4,15 @@ public struct Station: Sendable, Equatable {
     public var name: String
     public var kind: StationKind
     public var maintenance: Bool
+    /// The smart plug the station is powered from, if any.
+    public var plug: PlugBinding?
 
-    public init(id: StationID, name: String, kind: StationKind, maintenance: Bool = false) {
+    public init(id: StationID, name: String, kind: StationKind, maintenance: Bool = false, plug: PlugBinding? = nil) {
         self.id = id
         self.name = name
         self.kind = kind
         self.maintenance = maintenance
+        self.plug = plug
     }
 }
 
@@ -108,6 +111,17 @@ public struct HubPolicy: Sendable, Equatable {
     public var maxRequestBytes: Int = 16 * 1024
     /// Largest heartbeat payload accepted, in bytes.
     public var maxHeartbeatBytes: Int = 4 * 1024
+    /// Seconds a plug stays on after its session ends (lets a console save; 0: off at once).
+    public var plugOffDelaySeconds: Int64 = 0
+    /// The plug's own off-timer is armed to the remaining time plus this margin.
+    public var plugFailsafeMarginSeconds: Int64 = 60
+    /// First wait for a plug's confirmation before re-sending; doubles up to the maximum.
+    public var plugRetryInitialSeconds: Int64 = 1
+    public var plugRetryMaxSeconds: Int64 = 30
+    /// Unconfirmed sends after which the station raises the `unconfirmed` alarm.
+    public var plugAlarmAfterAttempts: Int = 3
+    /// Draw at or above which a console counts as in use.
+    public var plugActiveWatts: Double = 15
 
     public init() {}
 

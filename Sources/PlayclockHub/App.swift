@@ -25,7 +25,7 @@ public enum PlayclockApp {
         let client = MQTTClient(configuration: mqtt, logger: mqttLogger)
 
         let hub = try Hub(
-            topics: topics, policy: config.policy, store: store, publisher: MQTTPublisher(client: client, logger: logger),
+            topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
             clock: SystemClock(), logger: logger)
 
         // Started in order, stopped in reverse: the hub stops (announcing offline) before the connection closes.

@@ -26,6 +26,8 @@ public struct HubConfiguration: Sendable, Equatable {
     static let policyKeys: Set<String> = [
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
         "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
+        "plug_off_delay_s", "plug_failsafe_margin_s", "plug_retry_initial_s", "plug_retry_max_s",
+        "plug_alarm_after_attempts", "plug_active_watts",
     ]
 
     /// Applies a JSON config file (see README). Unknown keys are refused, so a typo never passes
@@ -92,6 +94,17 @@ public struct HubConfiguration: Sendable, Equatable {
         if let v = try int("expired_hold_s", 0...86_400) { policy.expiredHoldSeconds = v }
         if let v = try int("max_session_minutes", 1...(7 * 24 * 60)) { policy.maxSessionSeconds = v * 60 }
         if let v = try int("max_request_bytes", 256...(1 << 20)) { policy.maxRequestBytes = Int(v) }
+        if let v = try int("plug_off_delay_s", 0...3600) { policy.plugOffDelaySeconds = v }
+        if let v = try int("plug_failsafe_margin_s", 5...3600) { policy.plugFailsafeMarginSeconds = v }
+        if let v = try int("plug_retry_initial_s", 1...600) { policy.plugRetryInitialSeconds = v }
+        if let v = try int("plug_retry_max_s", 1...3600) { policy.plugRetryMaxSeconds = v }
+        if let v = try int("plug_alarm_after_attempts", 1...100) { policy.plugAlarmAfterAttempts = Int(v) }
+        if let watts = fields["plug_active_watts"] {
+            guard watts.isNumber, let w = watts.doubleValue, w > 0, w <= 10_000 else {
+                throw Error("config file \(source): policy \"plug_active_watts\" must be a number in (0, 10000]")
+            }
+            policy.plugActiveWatts = w
+        }
     }
 
     /// Reads a broker password from a file (its first line).
@@ -119,9 +132,9 @@ public struct HubConfiguration: Sendable, Equatable {
             } catch {
                 throw Error("venue file \(path): entry \(index): \(error.message)")
             }
-            guard case .stationAdd(let id, let name, let kind) = command else { continue }
+            guard case .stationAdd(let id, let name, let kind, let plug) = command else { continue }
             guard seen.insert(id).inserted else { throw Error("venue file \(path): station \(id) appears twice") }
-            stations.append(Station(id: id, name: name, kind: kind))
+            stations.append(Station(id: id, name: name, kind: kind, plug: plug))
         }
         return stations
     }

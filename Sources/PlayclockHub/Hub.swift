@@ -2,11 +2,14 @@ import Foundation
 import Logging
 import PlayclockCore
 
-/// Publishes for the hub. The MQTT client in production; an in-memory recorder in tests.
-public protocol MessagePublisher: Sendable {
+/// The hub's side of the broker connection. The MQTT client in production; an in-memory recorder in tests.
+public protocol MessageTransport: Sendable {
     /// Returns false when the message could not be handed to the broker connection.
     @discardableResult
     func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool
+    /// Subscriptions are remembered and renewed on every reconnect.
+    func subscribe(_ filter: String, qos: Outbound.QoS)
+    func unsubscribe(_ filter: String)
 }
 
 /// An inbound message, already copied out of the MQTT library.
@@ -34,17 +37,18 @@ public struct InboundMessage: Sendable {
 public actor Hub {
     private var core: HubCore
     private let store: HubStore
-    private let publisher: any MessagePublisher
+    private let publisher: any MessageTransport
     private let clock: any HubClock
     private let logger: Logger
     private let aliveInterval: Duration
 
+    private var plugSubscriptions: Set<String> = []
     private var timer: Task<Void, Never>?
     private var timerDeadline: Int64?
     private var aliveTask: Task<Void, Never>?
 
     public init(
-        topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessagePublisher, clock: any HubClock,
+        topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
         logger: Logger, aliveInterval: Duration = .seconds(2)
     ) throws {
         self.core = HubCore(
@@ -73,6 +77,11 @@ public actor Hub {
             core = saved
             throw error
         }
+        let topics = core.topics
+        publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce)
+        publisher.subscribe(topics.agentFilter, qos: .atLeastOnce)
+        publisher.subscribe(topics.requestFilter, qos: .atLeastOnce)
+        syncPlugSubscriptions()
         logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
         reschedule()
         let interval = aliveInterval
@@ -121,8 +130,28 @@ public actor Hub {
         case .request(let verb):
             handleRequest(verb: verb, message: message, now: now)
         case nil:
-            logger.debug("ignored message on unexpected topic", metadata: ["mqtt.topic": "\(message.topic)"])
+            let saved = core
+            guard let actions = core.plugMessage(topic: message.topic, payload: message.payload, now: now) else {
+                logger.debug("ignored message on unexpected topic", metadata: ["mqtt.topic": "\(message.topic)"])
+                return
+            }
+            do {
+                try execute(actions)
+                if !actions.isEmpty { reschedule() }
+            } catch {
+                core = saved
+                logger.error("store write failed", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
+            }
         }
+    }
+
+    /// Subscribes to the topics of newly bound plugs and drops those of unbound ones.
+    private func syncPlugSubscriptions() {
+        let wanted = core.plugSubscriptions
+        guard wanted != plugSubscriptions else { return }
+        for filter in wanted.subtracting(plugSubscriptions) { publisher.subscribe(filter, qos: .atLeastOnce) }
+        for filter in plugSubscriptions.subtracting(wanted) { publisher.unsubscribe(filter) }
+        plugSubscriptions = wanted
     }
 
     private func apply(
@@ -169,6 +198,7 @@ public actor Hub {
             do {
                 try execute(outcome.actions)
                 result = outcome.result
+                syncPlugSubscriptions()
             } catch {
                 core = saved
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])

@@ -46,7 +46,10 @@ public final class HubStore: @unchecked Sendable {
                     mono_ns INTEGER NOT NULL,
                     boot TEXT NOT NULL
                 );
-                """)
+                """),
+        SQLiteMigration(
+            version: 2, name: "station plug binding",
+            sql: "ALTER TABLE stations ADD COLUMN plug TEXT;"),
     ]
 
     public init(path: String) throws {
@@ -59,11 +62,12 @@ public final class HubStore: @unchecked Sendable {
     // MARK: - Loading
 
     public func stations() throws -> [Station] {
-        try db.query("SELECT id, name, kind, maintenance FROM stations ORDER BY id").compactMap { row in
+        try db.query("SELECT id, name, kind, maintenance, plug FROM stations ORDER BY id").compactMap { row in
             guard let id = row.string("id").flatMap(StationID.init), let name = row.string("name"),
                 let kind = row.string("kind").flatMap(StationKind.init)
             else { return nil }
-            return Station(id: id, name: name, kind: kind, maintenance: row.bool("maintenance") ?? false)
+            let plug = row.string("plug").flatMap { try? PlugBinding.parse(JSONCoding.decode(Array($0.utf8))) }
+            return Station(id: id, name: name, kind: kind, maintenance: row.bool("maintenance") ?? false, plug: plug)
         }
     }
 
@@ -119,8 +123,8 @@ public final class HubStore: @unchecked Sendable {
         try db.transaction {
             var added: [StationID] = []
             for s in stations {
-                try db.run("INSERT OR IGNORE INTO stations (id, name, kind, maintenance) VALUES (?, ?, ?, ?)",
-                           [.text(s.id.value), .text(s.name), .text(s.kind.value), SQLiteValue(s.maintenance)])
+                try db.run("INSERT OR IGNORE INTO stations (id, name, kind, maintenance, plug) VALUES (?, ?, ?, ?, ?)",
+                           Self.bindings(s))
                 if db.changes > 0 { added.append(s.id) }
             }
             return added
@@ -138,9 +142,15 @@ public final class HubStore: @unchecked Sendable {
     private func save(_ s: Station) throws {
         try db.run(
             """
-            INSERT INTO stations (id, name, kind, maintenance) VALUES (?, ?, ?, ?)
-            ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, maintenance = excluded.maintenance
-            """, [.text(s.id.value), .text(s.name), .text(s.kind.value), SQLiteValue(s.maintenance)])
+            INSERT INTO stations (id, name, kind, maintenance, plug) VALUES (?, ?, ?, ?, ?)
+            ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, maintenance = excluded.maintenance,
+                plug = excluded.plug
+            """, Self.bindings(s))
+    }
+
+    private static func bindings(_ s: Station) -> [SQLiteValue] {
+        let plug = s.plug.map { String(decoding: JSONCoding.encode($0.json), as: UTF8.self) }
+        return [.text(s.id.value), .text(s.name), .text(s.kind.value), SQLiteValue(s.maintenance), SQLiteValue(plug)]
     }
 
     private func save(_ s: SessionRecord) throws {

@@ -3,8 +3,8 @@ import PlayclockCore
 import PlayclockMQTT
 import ServiceLifecycle
 
-/// Adapts the MQTT client to the hub's publisher protocol.
-struct MQTTPublisher: MessagePublisher {
+/// Adapts the MQTT client to the hub's transport protocol.
+struct MQTTTransport: MessageTransport {
     let client: MQTTClient
     let logger: Logger
 
@@ -17,6 +17,19 @@ struct MQTTPublisher: MessagePublisher {
             validTopic, payload: payload, qos: qos == .atLeastOnce ? .atLeastOnce : .atMostOnce, retain: retain,
             correlationData: correlationData)
         return result == .sent
+    }
+
+    func subscribe(_ filter: String, qos: Outbound.QoS) {
+        guard let valid = try? MQTTTopicFilter(filter) else {
+            logger.warning("refused to subscribe to an invalid filter", metadata: ["mqtt.filter": "\(filter)"])
+            return
+        }
+        client.subscribe(valid, qos: qos == .atLeastOnce ? .atLeastOnce : .atMostOnce)
+    }
+
+    func unsubscribe(_ filter: String) {
+        guard let valid = try? MQTTTopicFilter(filter) else { return }
+        client.unsubscribe(valid)
     }
 }
 
@@ -43,10 +56,6 @@ public struct HubService: Service {
 
     public func run() async throws {
         try await hub.start()
-        let topics = await hub.topics
-        for filter in [topics.heartbeatFilter, topics.agentFilter, topics.requestFilter] {
-            client.subscribe(try MQTTTopicFilter(filter), qos: filter == topics.requestFilter ? .atLeastOnce : .atMostOnce)
-        }
         await cancelWhenGracefulShutdown {
             for await event in client.events {
                 switch event {

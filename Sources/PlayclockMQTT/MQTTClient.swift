@@ -55,6 +55,21 @@ public final class MQTTClient: Sendable {
         }
     }
 
+    /// Forgets the subscription and unsubscribes now if connected.
+    public func unsubscribe(_ filter: MQTTTopicFilter) {
+        core.handleAlive.withLock { alive in
+            let connected = core.state.withLock { state in
+                state.subscriptions[filter] = nil
+                return state.connected
+            }
+            guard alive, connected, let mosq = core.mosq else { return }
+            let rc = mosquitto_unsubscribe_v5(mosq, nil, filter.value, nil)
+            if rc != MOSQ_ERR_SUCCESS.rawValue {
+                core.logger.warning("mqtt unsubscribe failed", metadata: ["mqtt.filter": "\(filter)", "mqtt.error": "\(errorString(rc))"])
+            }
+        }
+    }
+
     /// Publishes if connected; otherwise returns `.droppedNotConnected` without queueing anything.
     @discardableResult
     public func publish(

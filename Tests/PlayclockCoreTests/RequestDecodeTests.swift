@@ -33,10 +33,10 @@ struct RequestDecodeTests {
 
     @Test func validBodyForEveryVerb() {
         #expect(command("station/add", #"{"station":"PC-03","name":"Corner PC","kind":"pc"}"#)
-            == .stationAdd(id: StationID("PC-03")!, name: "Corner PC", kind: .pc))
+            == .stationAdd(id: StationID("PC-03")!, name: "Corner PC", kind: .pc, plug: nil))
         #expect(command("station/add", #"{"station":"VR_1","kind":"vr"}"#)
-            == .stationAdd(id: StationID("VR_1")!, name: "VR_1", kind: StationKind("vr")!))
-        #expect(command("station/add", #"{"station":"PC-03"}"#) == .stationAdd(id: StationID("PC-03")!, name: "PC-03", kind: .pc))
+            == .stationAdd(id: StationID("VR_1")!, name: "VR_1", kind: StationKind("vr")!, plug: nil))
+        #expect(command("station/add", #"{"station":"PC-03"}"#) == .stationAdd(id: StationID("PC-03")!, name: "PC-03", kind: .pc, plug: nil))
         #expect(command("station/remove", #"{"station":"PC-01"}"#) == .stationRemove(pc1))
         #expect(command("station/list", #"{}"#) == .stationList)
         #expect(command("station/get", #"{"station":"PC-01"}"#) == .stationGet(pc1))
@@ -59,6 +59,7 @@ struct RequestDecodeTests {
             "session/start": #"{"station":"X","minutes":1}"#, "session/extend": #"{"station":"X","seconds":1}"#,
             "session/pause": #"{"station":"X"}"#, "session/resume": #"{"station":"X"}"#, "session/stop": #"{"station":"X"}"#,
             "session/transfer": #"{"station":"X","to":"Y"}"#,
+            "station/update": #"{"station":"X","plug":{"type":"tasmota","topic":"plug-x"}}"#,
         ]
         #expect(Set(bodies.keys) == Set(Command.verbs))
         for verb in Command.verbs {
@@ -67,12 +68,12 @@ struct RequestDecodeTests {
         }
     }
 
-    @Test func isMutation() {
-        #expect(!Command.stationList.isMutation)
-        #expect(!Command.stationGet(pc1).isMutation)
-        #expect(Command.sessionStart(pc1, seconds: 1).isMutation)
-        #expect(Command.stationAdd(id: pc1, name: "x", kind: .pc).isMutation)
-        #expect(Command.sessionPause(pc1).isMutation)
+    @Test func commandsNameTheStationsTheyChange() {
+        #expect(Command.stationList.stations.isEmpty)
+        #expect(Command.stationGet(pc1).stations.isEmpty)
+        #expect(Command.sessionStart(pc1, seconds: 1).stations == [pc1])
+        #expect(Command.stationAdd(id: pc1, name: "x", kind: .pc, plug: nil).stations == [pc1])
+        #expect(Command.sessionTransfer(from: pc1, to: pc2).stations == [pc1, pc2])
     }
 
     @Test func emptyBodyIsAnEmptyObjectForStationList() {
@@ -158,7 +159,7 @@ struct RequestDecodeTests {
         let name65 = String(repeating: "n", count: 65)
         #expect(failure("station/add", #"{"station":"PC-03","name":"\#(name65)"}"#)?.error.code == "invalid_request")
         #expect(failure("station/add", #"{"station":"PC-03","name":5}"#)?.error.code == "invalid_request")
-        #expect(command("station/add", #"{"station":"PC-03","name":null,"kind":null}"#) == .stationAdd(id: StationID("PC-03")!, name: "PC-03", kind: .pc))
+        #expect(command("station/add", #"{"station":"PC-03","name":null,"kind":null}"#) == .stationAdd(id: StationID("PC-03")!, name: "PC-03", kind: .pc, plug: nil))
     }
 
     @Test func maintenanceNeedsABoolean() {

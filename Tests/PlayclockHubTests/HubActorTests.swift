@@ -22,7 +22,7 @@ final class JumpableClock: HubClock {
 
 /// Records publishes; for every response it also reads the database through a second
 /// connection, to prove what was committed before the answer went out.
-final class RecordingPublisher: MessagePublisher {
+final class RecordingPublisher: MessageTransport {
     struct Sent: Sendable {
         var topic: String
         var payload: [UInt8]
@@ -50,6 +50,11 @@ final class RecordingPublisher: MessagePublisher {
         }
         return true
     }
+
+    private let filters = Mutex<Set<String>>([])
+    var subscriptions: Set<String> { filters.withLock { $0 } }
+    func subscribe(_ filter: String, qos: Outbound.QoS) { _ = filters.withLock { $0.insert(filter) } }
+    func unsubscribe(_ filter: String) { _ = filters.withLock { $0.remove(filter) } }
 
     func waitFor(timeout: Duration = .seconds(5), _ predicate: (Sent) -> Bool) async throws -> Sent {
         let deadline = ContinuousClock.now + timeout

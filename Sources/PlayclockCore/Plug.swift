@@ -1,0 +1,244 @@
+/// The smart plug a station is powered from, spoken to in the plug's own MQTT topics.
+public enum PlugBinding: Sendable, Equatable, Hashable {
+    /// Tasmota with the default FullTopic `%prefix%/%topic%/`; relay 1-8.
+    case tasmota(topic: String, relay: Int)
+    /// Shelly Gen1 (`shellies/<id>/...`); relay 0-3.
+    case shelly1(id: String, relay: Int)
+    /// Shelly Gen2/Gen3/Plus with MQTT RPC under its `topic_prefix`; switch 0-3.
+    case shelly2(prefix: String, switchID: Int)
+
+    public var type: String {
+        switch self {
+        case .tasmota: return "tasmota"
+        case .shelly1: return "shelly1"
+        case .shelly2: return "shelly2"
+        }
+    }
+
+    /// Whether the plug can switch itself off after a time we set (the fail-safe).
+    public var hasOffTimer: Bool {
+        if case .shelly1 = self { return false }
+        return true
+    }
+
+    public var json: JSONValue {
+        switch self {
+        case .tasmota(let topic, let relay): return ["type": "tasmota", "topic": .string(topic), "relay": .int(Int64(relay))]
+        case .shelly1(let id, let relay): return ["type": "shelly1", "id": .string(id), "relay": .int(Int64(relay))]
+        case .shelly2(let prefix, let s): return ["type": "shelly2", "prefix": .string(prefix), "switch": .int(Int64(s))]
+        }
+    }
+
+    /// Decodes and validates `{"type": "tasmota", "topic": ..., "relay": 1}` and the Shelly forms.
+    public static func parse(_ value: JSONValue) throws(CommandError) -> PlugBinding {
+        guard let fields = value.objectValue, let type = fields["type"]?.stringValue else {
+            throw CommandError("invalid_plug", "\"plug\" must be an object with a \"type\": tasmota, shelly1 or shelly2")
+        }
+        func index(_ key: String, _ range: ClosedRange<Int64>, default fallback: Int64) throws(CommandError) -> Int {
+            guard let raw = fields[key] else { return Int(fallback) }
+            guard let n = raw.intValue, range.contains(n) else {
+                throw CommandError("invalid_plug", "plug \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return Int(n)
+        }
+        func name(_ key: String, allowSlash: Bool) throws(CommandError) -> String {
+            guard let text = fields[key]?.stringValue, isValidName(text, allowSlash: allowSlash) else {
+                let slash = allowSlash ? " and '/' between levels" : ""
+                throw CommandError(
+                    "invalid_plug", "plug \"\(key)\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.'\(slash) (no '+', '#')")
+            }
+            return text
+        }
+        switch type {
+        case "tasmota": return .tasmota(topic: try name("topic", allowSlash: false), relay: try index("relay", 1...8, default: 1))
+        case "shelly1": return .shelly1(id: try name("id", allowSlash: false), relay: try index("relay", 0...3, default: 0))
+        case "shelly2": return .shelly2(prefix: try name("prefix", allowSlash: true), switchID: try index("switch", 0...3, default: 0))
+        default: throw CommandError("invalid_plug", "unknown plug type \"\(type)\"; use tasmota, shelly1 or shelly2")
+        }
+    }
+
+    private static func isValidName(_ text: String, allowSlash: Bool) -> Bool {
+        let bytes = Array(text.utf8)
+        guard (1...64).contains(bytes.count) else { return false }
+        if allowSlash, text.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty) { return false }
+        return bytes.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
+                || b == 0x2E || (allowSlash && b == 0x2F)
+        }
+    }
+
+    // MARK: - Topics
+
+    /// Every topic the hub must subscribe to for this plug. `rpcSource` is the hub's Shelly RPC `src`.
+    public func statusTopics(rpcSource: String) -> [String] {
+        switch self {
+        case .tasmota(let t, let n):
+            var topics = ["tele/\(t)/LWT", "tele/\(t)/STATE", "tele/\(t)/SENSOR", "stat/\(t)/RESULT", "stat/\(t)/POWER\(n)"]
+            if n == 1 { topics.append("stat/\(t)/POWER") }
+            return topics
+        case .shelly1(let id, let n):
+            return ["shellies/\(id)/online", "shellies/\(id)/relay/\(n)", "shellies/\(id)/relay/\(n)/power"]
+        case .shelly2(let p, _):
+            return ["\(p)/online", "\(p)/events/rpc", "\(rpcSource)/rpc"]
+        }
+    }
+
+    /// The messages that switch the plug. `offAfterSeconds` arms the plug's own off-timer where it
+    /// has one (Tasmota PulseTime, Shelly Gen2 toggle_after). Never retained: a plug would
+    /// re-execute a retained command every time it reconnects.
+    public func switchCommands(on: Bool, offAfterSeconds: Int64?, rpcSource: String, rpcID: Int64) -> [Outbound] {
+        switch self {
+        case .tasmota(let t, let n):
+            var out: [Outbound] = []
+            if on, let seconds = offAfterSeconds {
+                out.append(command("cmnd/\(t)/PulseTime\(n)", String(Self.tasmotaPulseTime(seconds: seconds))))
+            }
+            out.append(command("cmnd/\(t)/POWER\(n)", on ? "ON" : "OFF"))
+            return out
+        case .shelly1(let id, let n):
+            return [command("shellies/\(id)/relay/\(n)/command", on ? "on" : "off")]
+        case .shelly2(let p, let s):
+            var params: [String: JSONValue] = ["id": .int(Int64(s)), "on": .bool(on)]
+            if on, let seconds = offAfterSeconds { params["toggle_after"] = .int(seconds) }
+            let rpc: JSONValue = ["id": .int(rpcID), "src": .string(rpcSource), "method": "Switch.Set", "params": .object(params)]
+            return [Outbound(topic: "\(p)/rpc", payload: JSONCoding.encode(rpc), qos: .atLeastOnce, retain: false)]
+        }
+    }
+
+    /// Asks the plug for its state, where the protocol has a way to (Tasmota: empty POWER, Shelly Gen2:
+    /// Switch.GetStatus). Shelly Gen1 reports its retained relay state on subscription.
+    public func statusQuery(rpcSource: String, rpcID: Int64) -> Outbound? {
+        switch self {
+        case .tasmota(let t, let n):
+            return command("cmnd/\(t)/POWER\(n)", "")
+        case .shelly1:
+            return nil
+        case .shelly2(let p, let s):
+            let rpc: JSONValue = ["id": .int(rpcID), "src": .string(rpcSource), "method": "Switch.GetStatus", "params": ["id": .int(Int64(s))]]
+            return Outbound(topic: "\(p)/rpc", payload: JSONCoding.encode(rpc), qos: .atLeastOnce, retain: false)
+        }
+    }
+
+    private func command(_ topic: String, _ payload: String) -> Outbound {
+        Outbound(topic: topic, payload: Array(payload.utf8), qos: .atLeastOnce, retain: false)
+    }
+
+    /// Tasmota PulseTime: 1-111 are tenths of a second, 112-64900 are (value - 100) seconds.
+    public static func tasmotaPulseTime(seconds: Int64) -> Int64 {
+        if seconds <= 11 { return max(1, seconds * 10) }
+        return min(seconds, 64_800) + 100
+    }
+
+    // MARK: - Reports
+
+    /// What a plug said, in the hub's terms.
+    public enum Report: Sendable, Equatable {
+        case online(Bool)
+        case power(Bool)
+        case watts(Double)
+    }
+
+    /// Interprets a message on one of `statusTopics`. Unknown or malformed content yields nothing.
+    public func interpret(topic: String, payload: [UInt8], rpcSource: String) -> [Report] {
+        let text = String(decoding: payload, as: UTF8.self)
+        switch self {
+        case .tasmota(let t, let n):
+            let powerKeys = n == 1 ? ["POWER1", "POWER"] : ["POWER\(n)"]
+            switch topic {
+            case "tele/\(t)/LWT":
+                return text == "Online" ? [.online(true)] : text == "Offline" ? [.online(false)] : []
+            case "stat/\(t)/POWER\(n)", "stat/\(t)/POWER" where n == 1:
+                return Self.onOff(text).map { [.power($0)] } ?? []
+            case "stat/\(t)/RESULT", "tele/\(t)/STATE":
+                guard let json = try? JSONCoding.decode(payload) else { return [] }
+                var reports: [Report] = topic.hasPrefix("tele/") ? [.online(true)] : []
+                if let value = powerKeys.lazy.compactMap({ json[$0]?.stringValue }).first, let on = Self.onOff(value) {
+                    reports.append(.power(on))
+                }
+                return reports
+            case "tele/\(t)/SENSOR":
+                guard let power = (try? JSONCoding.decode(payload))?["ENERGY"]?["Power"] else { return [] }
+                if case .array(let perRelay) = power, perRelay.indices.contains(n - 1), let w = Self.number(perRelay[n - 1]) {
+                    return [.online(true), .watts(w)]
+                }
+                return Self.number(power).map { [.online(true), .watts($0)] } ?? []
+            default:
+                return []
+            }
+        case .shelly1(let id, let n):
+            switch topic {
+            case "shellies/\(id)/online":
+                return text == "true" ? [.online(true)] : text == "false" ? [.online(false)] : []
+            case "shellies/\(id)/relay/\(n)":
+                return Self.onOff(text).map { [.power($0)] } ?? []
+            case "shellies/\(id)/relay/\(n)/power":
+                return Double(text).map { [.watts($0)] } ?? []
+            default:
+                return []
+            }
+        case .shelly2(let p, let s):
+            switch topic {
+            case "\(p)/online":
+                return text == "true" ? [.online(true)] : text == "false" ? [.online(false)] : []
+            case "\(p)/events/rpc":
+                guard let json = try? JSONCoding.decode(payload), json["method"] == "NotifyStatus",
+                    let status = json["params"]?["switch:\(s)"]
+                else { return [] }
+                return [.online(true)] + Self.switchStatus(status)
+            case "\(rpcSource)/rpc":
+                guard let json = try? JSONCoding.decode(payload), let result = json["result"],
+                    result["id"]?.intValue == Int64(s), json["src"] != nil
+                else { return [] }
+                return [.online(true)] + Self.switchStatus(result)
+            default:
+                return []
+            }
+        }
+    }
+
+    private static func switchStatus(_ status: JSONValue) -> [Report] {
+        var reports: [Report] = []
+        if let output = status["output"]?.boolValue { reports.append(.power(output)) }
+        if let watts = status["apower"].flatMap(number) { reports.append(.watts(watts)) }
+        return reports
+    }
+
+    private static func onOff(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "on", "1": return true
+        case "off", "0": return false
+        default: return nil
+        }
+    }
+
+    private static func number(_ value: JSONValue) -> Double? {
+        switch value {
+        case .int(let i): return Double(i)
+        case .double(let d): return d
+        case .string(let s): return Double(s)
+        default: return nil
+        }
+    }
+}
+
+/// What the hub knows and wants of a station's plug. Not stored: rebuilt from reports after a start.
+struct PlugRuntime: Sendable, Equatable {
+    var online: Bool?
+    var power: Bool?
+    var watts: Double?
+    /// The state last commanded; nil before the first command.
+    var commanded: Bool?
+    /// Commands sent for `commanded` without a matching report.
+    var attempts = 0
+    var retryAtMonoNanos: Int64?
+    /// `unconfirmed` or `offline`; shown as the station's status.
+    var alarm: String?
+    /// Set once a bypass (power drawn with no session) was reported, until the draw stops.
+    var bypassReported = false
+    /// Highest draw seen during the current session.
+    var sessionMaxWatts: Double?
+    /// After a session ends, the plug stays on until then (graceful delay for consoles).
+    var offAtMonoNanos: Int64?
+
+    var confirmed: Bool { commanded != nil && power == commanded }
+}
