@@ -122,9 +122,23 @@ enum Render {
         return "\(id) \(status), \(left) left\(ends) (session \(session["id"]?.stringValue ?? "?"))"
     }
 
+    /// `tasmota on 64W`, `shelly2 off`, `tasmota ? ALARM offline`, or `-`.
+    static func plug(_ value: JSONValue?) -> String {
+        guard let plug = value, plug != .null else { return "-" }
+        var parts = [plug["type"]?.stringValue ?? "?"]
+        switch plug["power"] {
+        case .bool(true)?: parts.append("on")
+        case .bool(false)?: parts.append("off")
+        default: parts.append("?")
+        }
+        if let watts = plug["watts"]?.doubleValue { parts.append("\(Int(watts.rounded()))W") }
+        if let alarm = plug["alarm"]?.stringValue { parts.append("ALARM \(alarm)") }
+        return parts.joined(separator: " ")
+    }
+
     static func table(_ data: JSONValue) -> String {
         guard case .array(let stations)? = data["stations"] else { return "" }
-        var rows = [["STATION", "NAME", "KIND", "ONLINE", "STATUS", "LEFT", "ENDS AT"]]
+        var rows = [["STATION", "NAME", "KIND", "ONLINE", "STATUS", "LEFT", "ENDS AT", "PLUG"]]
         for s in stations {
             let session = s["session"].flatMap { $0 == .null ? nil : $0 }
             let online: String
@@ -136,7 +150,7 @@ enum Render {
             rows.append([
                 s["station"]?.stringValue ?? "?", s["name"]?.stringValue ?? "", s["kind"]?.stringValue ?? "", online,
                 s["status"]?.stringValue ?? "", session.map { duration($0["remaining_s"]?.intValue ?? 0) } ?? "-",
-                session?["ends_at"]?.stringValue ?? "-",
+                session?["ends_at"]?.stringValue ?? "-", plug(s["plug"]),
             ])
         }
         let widths = (0..<rows[0].count).map { c in rows.map { $0[c].count }.max() ?? 0 }
@@ -158,18 +172,46 @@ struct Stations: AsyncParsableCommand {
 struct StationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "station", abstract: "Add, remove, show stations, or put them in maintenance.",
-        subcommands: [Add.self, Remove.self, Get.self, Maintenance.self])
+        subcommands: [Add.self, Update.self, Remove.self, Get.self, Maintenance.self])
+
+    /// Parses a `--plug` value: a JSON object, or `none` to unbind (update only).
+    static func plugValue(_ text: String, allowNone: Bool) throws -> JSONValue {
+        if allowNone, text == "none" { return .null }
+        guard let value = try? JSONCoding.decode(Array(text.utf8)), value.objectValue != nil else {
+            throw ValidationError(#"--plug must be a JSON object such as '{"type":"tasmota","topic":"ps5-plug-1"}'"# + (allowNone ? " or none" : ""))
+        }
+        return value
+    }
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Add a station (id: 1-64 of A-Z a-z 0-9 _ -).")
         @Argument var station: String
         @Option(help: "Display name (default: the id).") var name: String?
         @Option(help: "Kind: pc, console, ... (default pc).") var kind: String = "pc"
+        @Option(help: #"Smart plug binding as JSON, e.g. '{"type":"tasmota","topic":"ps5-plug-1"}' (see topics.md)."#)
+        var plug: String?
         @OptionGroup var connection: Connection
         func run() async throws {
             var body: [String: JSONValue] = ["station": .string(station), "kind": .string(kind)]
             if let name { body["name"] = .string(name) }
+            if let plug { body["plug"] = try StationCommand.plugValue(plug, allowNone: false) }
             try await connection.send("station/add", body, render: Render.stationLine)
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a station's name, kind or plug binding.")
+        @Argument var station: String
+        @Option(help: "New display name.") var name: String?
+        @Option(help: "New kind.") var kind: String?
+        @Option(help: "New plug binding as JSON, or none to unbind.") var plug: String?
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            var body: [String: JSONValue] = ["station": .string(station)]
+            if let name { body["name"] = .string(name) }
+            if let kind { body["kind"] = .string(kind) }
+            if let plug { body["plug"] = try StationCommand.plugValue(plug, allowNone: true) }
+            try await connection.send("station/update", body, render: Render.stationLine)
         }
     }
 
