@@ -102,8 +102,12 @@ public struct HubCore: Sendable {
         for id in stationIDs {
             guard let entry = entries[id] else { continue }
             actions += reconcilePlug(id, now: now, force: true)
-            if let binding = entry.station.plug, let query = binding.statusQuery(rpcSource: rpcSource, rpcID: nextRPCID()) {
-                actions.append(.publish(query))
+            if let binding = entry.station.plug, entry.plug.online != false {
+                let queryID = nextRPCID()
+                if let query = binding.statusQuery(rpcSource: rpcSource, rpcID: queryID) {
+                    entries[id]?.plug.statusQueryID = queryID
+                    actions.append(.publish(query))
+                }
             }
             actions.append(publishState(entries[id] ?? entry, now: now))
             actions.append(controlSync(entry, now: now))
@@ -571,7 +575,8 @@ public struct HubCore: Sendable {
                                  data: ["max_watts": .double(most)], now: now))
         }
         entry.plug.sessionMaxWatts = nil
-        if policy.plugOffDelaySeconds > 0 {
+        // A paused session's plug is already off: no grace period to give.
+        if policy.plugOffDelaySeconds > 0, !session.paused {
             entry.plug.offAtMonoNanos = now.monoNanos + policy.plugOffDelaySeconds * 1_000_000_000
         }
         return actions
@@ -605,7 +610,8 @@ public struct HubCore: Sendable {
             }
             var offAfter: Int64?
             if want, binding.hasOffTimer, let session = entry.session {
-                offAfter = seconds(session.remainingMillis(at: now)) + policy.plugFailsafeMarginSeconds
+                // Covers the graceful delay too, or the plug would cut power in the middle of it.
+                offAfter = seconds(session.remainingMillis(at: now)) + policy.plugOffDelaySeconds + policy.plugFailsafeMarginSeconds
             }
             for message in binding.switchCommands(on: want, offAfterSeconds: offAfter, rpcSource: rpcSource, rpcID: nextRPCID()) {
                 actions.append(.publish(message))
@@ -627,7 +633,7 @@ public struct HubCore: Sendable {
 
     private mutating func plugReport(_ id: StationID, topic: String, payload: [UInt8], now: Timestamp) -> [HubAction] {
         guard var entry = entries[id], let binding = entry.station.plug else { return [] }
-        let reports = binding.interpret(topic: topic, payload: payload, rpcSource: rpcSource)
+        let reports = binding.interpret(topic: topic, payload: payload, rpcSource: rpcSource, queryID: entry.plug.statusQueryID)
         guard !reports.isEmpty else { return [] }
         let before = entry.plug
         var actions: [HubAction] = []

@@ -139,7 +139,9 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
     }
 
     /// Interprets a message on one of `statusTopics`. Unknown or malformed content yields nothing.
-    public func interpret(topic: String, payload: [UInt8], rpcSource: String) -> [Report] {
+    /// All Gen2 plugs answer on the hub's one reply topic, so a reply counts only when it carries
+    /// `queryID`, the id of the status query sent to this plug.
+    public func interpret(topic: String, payload: [UInt8], rpcSource: String, queryID: Int64? = nil) -> [Report] {
         let text = String(decoding: payload, as: UTF8.self)
         switch self {
         case .tasmota(let t, let n):
@@ -186,8 +188,8 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
                 else { return [] }
                 return [.online(true)] + Self.switchStatus(status)
             case "\(rpcSource)/rpc":
-                guard let json = try? JSONCoding.decode(payload), let result = json["result"],
-                    result["id"]?.intValue == Int64(s), json["src"] != nil
+                guard let queryID, let json = try? JSONCoding.decode(payload), json["id"]?.intValue == queryID,
+                    let result = json["result"], result["id"]?.intValue == Int64(s)
                 else { return [] }
                 return [.online(true)] + Self.switchStatus(result)
             default:
@@ -237,6 +239,8 @@ struct PlugRuntime: Sendable, Equatable {
     var bypassReported = false
     /// Highest draw seen during the current session.
     var sessionMaxWatts: Double?
+    /// Id of the last Shelly Gen2 status query, to recognise its reply.
+    var statusQueryID: Int64?
     /// After a session ends, the plug stays on until then (graceful delay for consoles).
     var offAtMonoNanos: Int64?
 

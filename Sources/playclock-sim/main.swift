@@ -4,17 +4,25 @@ import Logging
 import PlayclockCore
 import PlayclockMQTT
 
-@main
+// A main.swift next to other source files is top-level code, where `@main` is not allowed.
+await PlayclockSim.start()
+
 struct PlayclockSim: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "playclock-sim",
-        abstract: "Simulated PC agents for demos and tests.",
+        abstract: "Simulated PC agents and smart plugs for demos and tests.",
         discussion: """
             Each simulated agent has its own MQTT connection, announces itself on \
             <root>/stations/<id>/agent ("online", with "offline" as its will), heartbeats \
             {"seq", "agent", "version", "locked"} on <root>/stations/<id>/heartbeat, obeys \
             lock/unlock from <root>/stations/<id>/control, and prints one line per control \
             message it receives: "<time> <station> <action> <json>".
+
+            Each simulated plug (--tasmota, --shelly1, --shelly2) has its own MQTT connection \
+            (client id = its name), speaks its firmware's topics, starts with the relay off and \
+            prints one line per command and state change: "<time> <name> <kind> <detail>". \
+            Tests inject faults on playclock-sim/plugs/<name>/fault: press, powercut, silent, \
+            answer, idle, play.
             """)
 
     @Option(name: .long, help: "Broker URL (default mqtt://127.0.0.1:1883).")
@@ -27,12 +35,14 @@ struct PlayclockSim: AsyncParsableCommand {
     var topicRoot: String = "playclock"
     @Option(name: .long, help: "Comma-separated station ids to simulate, e.g. PC-01,PC-02.")
     var stations: String?
-    @Option(name: .long, help: "Simulate this many PCs named <prefix>01, <prefix>02, ... (default 8 when --stations is not given).")
+    @Option(name: .long, help: "Simulate this many PCs named <prefix>01, <prefix>02, ... (default 8 when neither --stations nor a plug is given).")
     var pcs: Int?
     @Option(name: .long, help: "Prefix for --pcs (default PC-).")
     var prefix: String = "PC-"
     @Option(name: .long, help: "Heartbeat interval in seconds (default 5).")
     var heartbeatInterval: Double = 5
+    @OptionGroup(title: "Smart plugs")
+    var plugs: PlugOptions
 
     func validate() throws {
         guard TopicScheme(root: topicRoot) != nil else { throw ValidationError("invalid --topic-root") }
@@ -44,9 +54,16 @@ struct PlayclockSim: AsyncParsableCommand {
 
     func stationIDs() throws -> [String] {
         if let stations { return stations.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
+        if pcs == nil, !plugs.specs.isEmpty { return [] }
         let count = pcs ?? 8
         guard (1...10_000).contains(count) else { throw ValidationError("--pcs must be in 1...10000") }
         return (1...count).map { "\(prefix)\($0 < 10 ? "0" : "")\($0)" }
+    }
+
+    /// Top-level code resolves `main()` to ParsableCommand's synchronous one, which refuses async
+    /// commands; in an async function it resolves to AsyncParsableCommand's.
+    static func start() async {
+        await main()
     }
 
     func run() async throws {
@@ -59,7 +76,20 @@ struct PlayclockSim: AsyncParsableCommand {
         let ids = try stationIDs().compactMap(StationID.init)
         let output = LineWriter()
         let settings = AgentSettings(broker: broker, username: username, password: password, heartbeatInterval: heartbeatInterval)
+        let plugSettings = PlugSettings(
+            broker: broker, username: username, password: password, idleWatts: plugs.plugIdleWatts,
+            activeWatts: plugs.plugActiveWatts, telemetryInterval: plugs.plugTelemetryInterval)
         await withTaskGroup(of: Void.self) { group in
+            for spec in plugs.specs {
+                group.addTask {
+                    let plug = SimulatedPlug(spec: spec, settings: plugSettings, logger: logger, output: output)
+                    do {
+                        try await plug.run()
+                    } catch {
+                        await plug.log("error \(error)")
+                    }
+                }
+            }
             for id in ids {
                 group.addTask {
                     do {
