@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs Playclock locally: a private Mosquitto on loopback, the hub with a sample venue
-# (8 PCs, 4 consoles) and simulated PC agents. Installs what it needs first. Ctrl-C stops all.
+# (8 PCs, 4 consoles on smart plugs), simulated PC agents and simulated Tasmota/Shelly plugs.
+# Installs what it needs first. Ctrl-C stops all.
 #   PLAYCLOCK_PORT   broker port (default 18830)
 #   PLAYCLOCK_STATE  directory for the broker config, database and logs (default ./run)
 set -euo pipefail
@@ -38,7 +39,9 @@ done
 "$bin/playclockd" --broker "mqtt://127.0.0.1:$port" --database "$state/playclock.sqlite" \
   --venue samples/venue.json 2>"$state/playclockd.log" &
 pids+=($!)
-"$bin/playclock-sim" --broker "mqtt://127.0.0.1:$port" --pcs 8 >"$state/agents.log" 2>&1 &
+"$bin/playclock-sim" --broker "mqtt://127.0.0.1:$port" --pcs 8 \
+  --tasmota ps5-plug-1,ps5-plug-2 --shelly1 shellyplug-s-xbox1 --shelly2 shellyplusplugs-switch1 \
+  >"$state/agents.log" 2>&1 &
 pids+=($!)
 sleep 1
 
@@ -53,7 +56,9 @@ Drive it:
   $bin/playclock stations
   $bin/playclock session start PC-01 --minutes 60
   $bin/playclock session extend PC-01 --minutes 15
-What the simulated agents received:  tail -f $state/agents.log
+  $bin/playclock session start PS5-01 --minutes 30      # a console: its Tasmota plug switches on
+  mosquitto_pub -p $port -t playclock-sim/plugs/ps5-plug-1/fault -m press   # someone presses the plug's button
+What the simulated agents and plugs received:  tail -f $state/agents.log
 Hub log:                             tail -f $state/playclockd.log
 
 Ctrl-C stops the broker, the hub and the agents.

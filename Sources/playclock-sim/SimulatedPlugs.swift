@@ -82,7 +82,8 @@ enum PlugFault: String {
     case press
     /// The plug loses power: the broker publishes its will; it is back 2 s later with the relay off.
     case powercut
-    /// The plug ignores all commands from now on; `answer` undoes it.
+    /// The plug ignores all commands from now on (it still sends telemetry and reports button
+    /// presses); `answer` undoes it.
     case silent, answer
     /// The console behind the plug idles (idle watts while on) or plays (active watts while on).
     case idle, play
@@ -199,7 +200,7 @@ actor SimulatedPlug {
                 // Retained faults are ignored: a retained powercut would cut the power on every boot.
                 guard !message.retain else { continue }
                 if fault(String(decoding: message.payload, as: UTF8.self)) == .powercut {
-                    await cutPower(client)
+                    try await cutPower(client)
                     return
                 }
             case .message(let message):
@@ -234,11 +235,10 @@ actor SimulatedPlug {
     /// connection with the plug's client id takes the session over: the broker then drops the
     /// plug's connection and publishes its will, as it does when a plug's TCP connection dies.
     /// The helper connection has no will and disconnects cleanly.
-    private func cutPower(_ client: MQTTClient) async {
+    private func cutPower(_ client: MQTTClient) async throws {
         cancelFlipBack()
         self.client = nil
-        guard let takeover = try? configuration(withWill: false) else { return client.stop() }
-        let helper = MQTTClient(configuration: takeover, logger: logger)
+        let helper = MQTTClient(configuration: try configuration(withWill: false), logger: logger)
         helper.start()
         _ = await helper.waitUntilConnected(timeout: .seconds(5))
         client.stop()

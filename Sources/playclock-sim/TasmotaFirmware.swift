@@ -8,7 +8,7 @@ final class TasmotaFirmware: PlugFirmware {
     static let voltage = 230.0
 
     let topic: String
-    /// The PulseTime setting: 0 = off, 1...111 = tenths of a second, 112 and more = seconds + 100.
+    /// The PulseTime setting: 0 = off, 1...111 = tenths of a second, 112...64900 = seconds + 100.
     /// Like every Tasmota setting it survives a power cut.
     private var pulseTime = 0
 

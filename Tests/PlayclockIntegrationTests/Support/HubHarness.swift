@@ -69,9 +69,11 @@ final class WireRecorder {
     }
 }
 
-/// Runs a tool to completion and returns its stdout (stderr appended) and exit status.
+/// Runs a tool to completion and returns its stdout (stderr appended) and exit status. After
+/// `timeout` it is killed with SIGKILL (the Mosquitto clients' own `-W` relies on SIGALRM, which
+/// stays blocked in children of the test process), and the output so far is returned.
 @discardableResult
-func runTool(_ path: String, _ arguments: [String]) throws -> (output: String, status: Int32) {
+func runTool(_ path: String, _ arguments: [String], timeout: Duration = .seconds(10)) throws -> (output: String, status: Int32) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
@@ -80,8 +82,13 @@ func runTool(_ path: String, _ arguments: [String]) throws -> (output: String, s
     process.standardError = pipe
     process.standardInput = FileHandle.nullDevice
     try process.run()
+    let pid = process.processIdentifier
+    let killer = DispatchWorkItem { kill(pid, SIGKILL) }
+    let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) / 1e18
+    DispatchQueue.global().asyncAfter(deadline: .now() + seconds, execute: killer)
     let data = pipe.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
+    killer.cancel()
     return (String(decoding: data, as: UTF8.self), process.terminationStatus)
 }
 
@@ -100,14 +107,15 @@ final class HubHarness {
 
     var database: String { directory.appendingPathComponent("playclock.sqlite").path }
 
-    init(policy: JSONValue = HubHarness.defaultPolicy) async throws {
+    init(policy: JSONValue = HubHarness.defaultPolicy, extraStations: [JSONValue] = [], recordEverything: Bool = false) async throws {
         broker = try await MosquittoBroker()
         directory = try makeTemporaryDirectory(prefix: "hub")
         var stations: [JSONValue] = Self.stations.map { ["station": .string($0), "name": .string($0), "kind": "pc"] }
         stations.append(["station": "CON-01", "name": "PS5", "kind": "console"])
+        stations += extraStations
         try Data(JSONCoding.encode(["stations": .array(stations)])).write(to: directory.appendingPathComponent("venue.json"))
         try Data(JSONCoding.encode(["policy": policy])).write(to: directory.appendingPathComponent("config.json"))
-        recorder = try await WireRecorder(port: broker.port)
+        recorder = try await WireRecorder(port: broker.port, filter: recordEverything ? "#" : "playclock/#")
         try await startHub()
     }
 
@@ -187,7 +195,8 @@ final class HubHarness {
     func retainedState(_ station: String) throws -> JSONValue? {
         let result = try runTool(
             "/usr/bin/mosquitto_sub",
-            ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "playclock/stations/\(station)/state", "-C", "1", "-W", "2"])
+            ["-h", "127.0.0.1", "-p", "\(broker.port)", "-t", "playclock/stations/\(station)/state", "-C", "1"],
+            timeout: .seconds(2))
         return try? JSONCoding.decode(Array(result.output.utf8))
     }
 
