@@ -7,17 +7,24 @@ cd "$(dirname "$0")/.."
 
 log=$(mktemp -d)/test.log
 status=0
+
+# Leave nothing running, whatever happens: the products, and the brokers and clients the
+# integration tests start (their configs live in /tmp/mosquitto-*).
+cleanup() {
+  pkill -KILL -f "$(pwd)/.build/.*/playclock" 2>/dev/null || true
+  pkill -KILL -f "mosquitto -c /tmp/mosquitto-" 2>/dev/null || true
+  pkill -KILL -f "mosquitto_(sub|pub|rr) -h 127.0.0.1" 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
 swift build --build-tests 2>&1 | tail -n 30
 [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; exit 1; }
 
 # Unit tests in parallel; integration tests one at a time (each starts a broker and a hub).
-swift test --skip-build --skip PlayclockIntegrationTests 2>&1 | tee -a "$log"
+# Time limits keep a hung test from eating CI's budget (the suite takes about 2 minutes).
+timeout -k 10 600 swift test --skip-build --skip PlayclockIntegrationTests 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-swift test --skip-build --no-parallel --filter PlayclockIntegrationTests 2>&1 | tee -a "$log"
+timeout -k 10 1200 swift test --skip-build --no-parallel --filter PlayclockIntegrationTests 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-
-# Leave nothing running, whatever happened above.
-pkill -KILL -f "$(pwd)/.build/.*/playclock" 2>/dev/null || true
 
 total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | awk '{ n += $4 } END { print n + 0 }')
 failed=$(grep -E '✘ Test [^ ]+\(.*\) failed' "$log" | sort -u | wc -l | tr -d ' ')
