@@ -67,6 +67,7 @@ let package = Package(
             name: "playclock",
             dependencies: [
                 "PlayclockCore",
+                "PlayclockHub",
                 "PlayclockMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),

@@ -44,7 +44,7 @@ public struct HubCore: Sendable {
     }
 
     /// The Shelly RPC `src` of this hub: replies come back on `<src>/rpc`.
-    public var rpcSource: String { topics.root.replacingOccurrences(of: "/", with: "-") + "-hub" }
+    public var rpcSource: String { topics.rpcSource }
 
     // MARK: - Queries
 
@@ -301,13 +301,32 @@ public struct HubCore: Sendable {
     // MARK: - Commands
 
     /// A request that could not even be decoded, or that `handle` refused: recorded for the audit trail.
-    public mutating func rejected(verb: String, error: CommandError, now: Timestamp) -> [HubAction] {
-        [event("command.rejected", station: nil, session: nil,
-               data: ["verb": .string(verb), "code": .string(error.code), "message": .string(error.message)], now: now)]
+    public mutating func rejected(verb: String, error: CommandError, now: Timestamp, actor: String? = nil) -> [HubAction] {
+        var data: [String: JSONValue] = ["verb": .string(verb), "code": .string(error.code), "message": .string(error.message)]
+        if let actor { data["by"] = .string(actor) }
+        return [event("command.rejected", station: nil, session: nil, data: .object(data), now: now)]
     }
 
-    /// Applies a decoded command. `newSessionID` is used if the command starts a session.
-    public mutating func handle(_ command: Command, verb: String, newSessionID: String, now: Timestamp) -> CommandOutcome {
+    /// Applies a decoded command. `newSessionID` is used if the command starts a session; `actor`
+    /// (the staff account that sent it) is recorded as `by` in every event it causes.
+    public mutating func handle(
+        _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String? = nil
+    ) -> CommandOutcome {
+        var outcome = apply(command, verb: verb, newSessionID: newSessionID, now: now, actor: actor)
+        if let actor {
+            outcome.actions = outcome.actions.map { action in
+                guard case .saveEvent(var e) = action, case .object(var data) = e.data, data["by"] == nil else { return action }
+                data["by"] = .string(actor)
+                e.data = .object(data)
+                return .saveEvent(e)
+            }
+        }
+        return outcome
+    }
+
+    private mutating func apply(
+        _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String?
+    ) -> CommandOutcome {
         do {
             var (data, actions) = try apply(command, newSessionID: newSessionID, now: now)
             for id in command.stations where entries[id] != nil {
@@ -318,7 +337,7 @@ public struct HubCore: Sendable {
             if case .stationRemove = command { rebuildPlugIndex() }
             return CommandOutcome(result: .success(data), actions: actions)
         } catch {
-            return CommandOutcome(result: .failure(error), actions: rejected(verb: verb, error: error, now: now))
+            return CommandOutcome(result: .failure(error), actions: rejected(verb: verb, error: error, now: now, actor: actor))
         }
     }
 

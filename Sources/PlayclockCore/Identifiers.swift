@@ -42,3 +42,15 @@ public struct StationKind: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { value }
 }
+
+/// A broker account name: 1-64 characters of `A-Za-z0-9_-.`. It becomes a topic level
+/// (`R/users/<account>/...`) and an ACL `user` line, so nothing else is allowed.
+public enum AccountName {
+    public static func isValid(_ name: String) -> Bool {
+        let bytes = name.utf8
+        guard (1...64).contains(bytes.count), name != ".", name != ".." else { return false }
+        return bytes.allSatisfy { b in
+            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D || b == 0x2E
+        }
+    }
+}

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Every topic the hub uses, under one root (default `playclock`). `topics.md` documents each.
 public struct TopicScheme: Sendable, Equatable {
     public let root: String
@@ -7,6 +9,8 @@ public struct TopicScheme: Sendable, Equatable {
         case heartbeat(station: String)
         case agent(station: String)
         case request(verb: String)
+        /// A request on a staff account's own topic: the broker's ACL guarantees who sent it.
+        case userRequest(user: String, verb: String)
     }
 
     /// A root is one or more non-empty levels without wildcards, NUL, or `$` at the start.
@@ -27,11 +31,17 @@ public struct TopicScheme: Sendable, Equatable {
     public func state(_ station: StationID) -> String { "\(root)/stations/\(station)/state" }
     public func request(_ verb: String) -> String { "\(root)/hub/request/\(verb)" }
     public func response(_ verb: String) -> String { "\(root)/hub/response/\(verb)" }
+    public func userRequest(_ user: String, _ verb: String) -> String { "\(root)/users/\(user)/request/\(verb)" }
+    public func userResponse(_ user: String, _ verb: String) -> String { "\(root)/users/\(user)/response/\(verb)" }
+
+    /// The hub's Shelly RPC `src`: Gen2 plugs reply on `<rpcSource>/rpc`.
+    public var rpcSource: String { root.replacingOccurrences(of: "/", with: "-") + "-hub" }
 
     /// The filters the hub subscribes to.
     public var heartbeatFilter: String { "\(root)/stations/+/heartbeat" }
     public var agentFilter: String { "\(root)/stations/+/agent" }
     public var requestFilter: String { "\(root)/hub/request/#" }
+    public var userRequestFilter: String { "\(root)/users/+/request/#" }
 
     /// Classifies a topic the hub received. Station ids are returned raw: the core validates them.
     public func classify(_ topic: String) -> Inbound? {
@@ -45,6 +55,10 @@ public struct TopicScheme: Sendable, Equatable {
             return verb.isEmpty ? nil : .request(verb: verb)
         }
         let levels = rest.split(separator: "/", omittingEmptySubsequences: false)
+        if levels.count >= 4, levels[0] == "users", levels[2] == "request", !levels[1].isEmpty {
+            let verb = levels[3...].joined(separator: "/")
+            return verb.isEmpty ? nil : .userRequest(user: String(levels[1]), verb: verb)
+        }
         guard levels.count == 3, levels[0] == "stations" else { return nil }
         switch levels[2] {
         case "heartbeat": return .heartbeat(station: String(levels[1]))

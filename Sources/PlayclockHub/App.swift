@@ -26,7 +26,7 @@ public enum PlayclockApp {
 
         let hub = try Hub(
             topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
-            clock: SystemClock(), logger: logger)
+            clock: SystemClock(), logger: logger, access: config.access)
 
         // Started in order, stopped in reverse: the hub stops (announcing offline) before the connection closes.
         return ServiceGroup(

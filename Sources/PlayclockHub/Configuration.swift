@@ -12,6 +12,7 @@ public struct HubConfiguration: Sendable, Equatable {
     public var venueFile: String?
     public var clientID = "playclockd"
     public var policy = HubPolicy()
+    public var access = AccessPolicy()
 
     public init() {}
 
@@ -21,7 +22,8 @@ public struct HubConfiguration: Sendable, Equatable {
     }
 
     static let topKeys: Set<String> = [
-        "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy",
+        "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles",
+        "shared_topic_role",
     ]
     static let policyKeys: Set<String> = [
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
@@ -58,6 +60,9 @@ public struct HubConfiguration: Sendable, Equatable {
         if let v = try string("topic_root") { topicRoot = v }
         if let v = try string("venue") { venueFile = v }
         if let v = try string("client_id") { clientID = v }
+        if object["roles"] != nil || object["shared_topic_role"] != nil {
+            access = try Self.access(roles: object["roles"], shared: object["shared_topic_role"], source: path)
+        }
         if let p = object["policy"] {
             guard let fields = p.objectValue else { throw Error("config file \(path): \"policy\" must be an object") }
             try applyPolicy(fields, source: path)
@@ -104,6 +109,36 @@ public struct HubConfiguration: Sendable, Equatable {
                 throw Error("config file \(source): policy \"plug_active_watts\" must be a number in (0, 10000]")
             }
             policy.plugActiveWatts = w
+        }
+    }
+
+    /// `"roles": {"alice": "cashier", ...}` and `"shared_topic_role": "viewer" | "none"`.
+    static func access(roles: JSONValue?, shared: JSONValue?, source: String) throws(Error) -> AccessPolicy {
+        var map: [String: StaffRole] = [:]
+        if let roles {
+            guard let fields = roles.objectValue else { throw Error("config file \(source): \"roles\" must map account names to roles") }
+            for (account, value) in fields {
+                guard AccountName.isValid(account) else {
+                    throw Error("config file \(source): account \"\(account)\" must be 1-64 of A-Z a-z 0-9 _ - .")
+                }
+                guard let name = value.stringValue, let role = StaffRole(rawValue: name) else {
+                    throw Error("config file \(source): role of \"\(account)\" must be one of viewer, cashier, manager")
+                }
+                map[account] = role
+            }
+        }
+        switch shared {
+        case nil:
+            return AccessPolicy(roles: map)
+        case .string("none")?:
+            return AccessPolicy(roles: map, sharedTopicRole: .some(nil))
+        case .string(let name)?:
+            guard let role = StaffRole(rawValue: name) else {
+                throw Error("config file \(source): \"shared_topic_role\" must be viewer, cashier, manager or none")
+            }
+            return AccessPolicy(roles: map, sharedTopicRole: role)
+        default:
+            throw Error("config file \(source): \"shared_topic_role\" must be viewer, cashier, manager or none")
         }
     }
 

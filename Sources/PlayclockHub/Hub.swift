@@ -41,6 +41,7 @@ public actor Hub {
     private let clock: any HubClock
     private let logger: Logger
     private let aliveInterval: Duration
+    private let access: AccessPolicy
 
     private var plugSubscriptions: Set<String> = []
     private var timer: Task<Void, Never>?
@@ -49,7 +50,7 @@ public actor Hub {
 
     public init(
         topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
-        logger: Logger, aliveInterval: Duration = .seconds(2)
+        logger: Logger, access: AccessPolicy = AccessPolicy(), aliveInterval: Duration = .seconds(2)
     ) throws {
         self.core = HubCore(
             topics: topics, policy: policy, stations: try store.stations(), sessions: try store.runningSessions(),
@@ -59,6 +60,7 @@ public actor Hub {
         self.clock = clock
         self.logger = logger
         self.aliveInterval = aliveInterval
+        self.access = access
     }
 
     public var topics: TopicScheme { core.topics }
@@ -81,6 +83,7 @@ public actor Hub {
         publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce)
         publisher.subscribe(topics.agentFilter, qos: .atLeastOnce)
         publisher.subscribe(topics.requestFilter, qos: .atLeastOnce)
+        publisher.subscribe(topics.userRequestFilter, qos: .atLeastOnce)
         syncPlugSubscriptions()
         logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
         reschedule()
@@ -128,7 +131,9 @@ public actor Hub {
                 try core.agentPresence(station: station, payload: message.payload, now: now)
             }
         case .request(let verb):
-            handleRequest(verb: verb, message: message, now: now)
+            handleRequest(verb: verb, user: nil, message: message, now: now)
+        case .userRequest(let user, let verb):
+            handleRequest(verb: verb, user: user, message: message, now: now)
         case nil:
             let saved = core
             guard let actions = core.plugMessage(topic: message.topic, payload: message.payload, now: now) else {
@@ -175,10 +180,12 @@ public actor Hub {
         }
     }
 
-    private func handleRequest(verb: String, message: InboundMessage, now: Timestamp) {
+    /// `user` is the staff account whose own request topic carried the request (nil: the shared
+    /// `R/hub/request/...` topic, which only `access.sharedTopicRole` may use).
+    private func handleRequest(verb: String, user: String?, message: InboundMessage, now: Timestamp) {
         let result: Result<JSONValue, CommandError>
         var transaction: JSONValue?
-        let decoded: Result<Request, RequestDecodeError>
+        var decoded: Result<Request, RequestDecodeError>
         if message.retained {
             // A retained request would run again every time the hub (re)subscribes.
             decoded = .failure(RequestDecodeError(
@@ -186,15 +193,19 @@ public actor Hub {
         } else {
             decoded = Request.decode(verb: verb, payload: message.payload, policy: core.policy)
         }
+        if case .success(let request) = decoded, let refusal = access.refusal(of: request.command, verb: verb, user: user) {
+            decoded = .failure(RequestDecodeError(error: refusal, transaction: request.transaction))
+        }
         switch decoded {
         case .failure(let failure):
             transaction = failure.transaction
             result = .failure(failure.error)
-            try? execute(core.rejected(verb: verb, error: failure.error, now: now))
+            try? execute(core.rejected(verb: verb, error: failure.error, now: now, actor: user))
         case .success(let request):
             transaction = request.transaction
             let saved = core
-            let outcome = core.handle(request.command, verb: verb, newSessionID: UUID().uuidString.lowercased(), now: now)
+            let outcome = core.handle(
+                request.command, verb: verb, newSessionID: UUID().uuidString.lowercased(), now: now, actor: user)
             do {
                 try execute(outcome.actions)
                 result = outcome.result
@@ -207,12 +218,16 @@ public actor Hub {
             reschedule()
         }
         if case .failure(let error) = result {
-            logger.info("request refused", metadata: ["request.verb": "\(verb)", "error.code": "\(error.code)"])
+            logger.info("request refused", metadata: [
+                "request.verb": "\(verb)", "request.user": "\(user ?? "-")", "error.code": "\(error.code)",
+            ])
         }
-        respond(verb: verb, result: result, transaction: transaction, to: message)
+        respond(verb: verb, user: user, result: result, transaction: transaction, to: message)
     }
 
-    private func respond(verb: String, result: Result<JSONValue, CommandError>, transaction: JSONValue?, to message: InboundMessage) {
+    private func respond(
+        verb: String, user: String?, result: Result<JSONValue, CommandError>, transaction: JSONValue?, to message: InboundMessage
+    ) {
         var body: [String: JSONValue] = [:]
         switch result {
         case .success(let data):
@@ -224,7 +239,8 @@ public actor Hub {
         }
         body["transaction"] = transaction ?? .null
         let payload = JSONCoding.encode(.object(body))
-        publisher.publish(topic: core.topics.response(verb), payload: payload, qos: .atLeastOnce, retain: false, correlationData: nil)
+        let topic = user.map { core.topics.userResponse($0, verb) } ?? core.topics.response(verb)
+        publisher.publish(topic: topic, payload: payload, qos: .atLeastOnce, retain: false, correlationData: nil)
         if let responseTopic = message.responseTopic {
             publisher.publish(topic: responseTopic, payload: payload, qos: .atLeastOnce, retain: false,
                               correlationData: message.correlationData)

@@ -131,6 +131,12 @@ public final class HubStore: @unchecked Sendable {
         }
     }
 
+    /// A consistent copy of the whole database, taken online (`VACUUM INTO`): the hub may keep
+    /// writing meanwhile. Refuses to overwrite an existing file.
+    public func backup(to path: String) throws {
+        try db.run("VACUUM INTO ?", [.text(path)])
+    }
+
     public func recordAlive(_ now: Timestamp) throws {
         try db.run(
             """

@@ -10,8 +10,9 @@ struct Playclock: AsyncParsableCommand {
         commandName: "playclock",
         abstract: "Staff and ops command line for the Playclock hub.",
         discussion: """
-            Every command is a request on <root>/hub/request/<verb>; the hub's answer on \
-            <root>/hub/response/<verb> is matched by its transaction id. Connection options \
+            Every command is a request on <root>/hub/request/<verb> (with --username: on the \
+            account's own <root>/users/<account>/request/<verb>, where the hub applies the \
+            account's role); the answer is matched by its transaction id. Connection options \
             (--broker, --username, ...) go after the subcommand; PLAYCLOCK_BROKER sets the default \
             broker. Exit status: 0 ok, 1 refused by the hub, 2 no answer (hub or broker unreachable).
 
@@ -22,7 +23,7 @@ struct Playclock: AsyncParsableCommand {
               playclock session transfer PC-01 PC-02
               playclock station maintenance PC-03 on
             """,
-        subcommands: [Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self])
+        subcommands: [Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self, BrokerCommand.self, DatabaseCommand.self])
 }
 
 struct Connection: ParsableArguments {
@@ -58,7 +59,11 @@ struct Connection: ParsableArguments {
         logger.logLevel = .error
         let client = MQTTClient(configuration: config, logger: logger)
         defer { client.stop() }
-        client.subscribe(try MQTTTopicFilter(topics.response(verb)), qos: .atLeastOnce)
+        // With an account, requests go on the account's own topics: the broker's ACL vouches for
+        // who sent them, and the hub applies the account's role.
+        let requestTopic = username.map { topics.userRequest($0, verb) } ?? topics.request(verb)
+        let responseTopic = username.map { topics.userResponse($0, verb) } ?? topics.response(verb)
+        client.subscribe(try MQTTTopicFilter(responseTopic), qos: .atLeastOnce)
         client.start()
         guard await client.waitUntilConnected(timeout: .seconds(timeout)) else {
             fail("cannot reach the broker at \(broker)", code: 2)
@@ -66,7 +71,7 @@ struct Connection: ParsableArguments {
         let transaction = UUID().uuidString.lowercased()
         var request = body
         request["transaction"] = .string(transaction)
-        client.publish(try MQTTTopic(topics.request(verb)), payload: JSONCoding.encode(.object(request)), qos: .atLeastOnce)
+        client.publish(try MQTTTopic(requestTopic), payload: JSONCoding.encode(.object(request)), qos: .atLeastOnce)
 
         let answer = await withTaskGroup(of: JSONValue?.self) { group in
             group.addTask {

@@ -1,0 +1,35 @@
+/// What a staff account may do. The broker's ACL decides who may publish a request at all; the
+/// hub decides, per role, which requests it executes.
+public enum StaffRole: String, Sendable, CaseIterable, Comparable {
+    /// Sees the floor (wall boards, read-only dashboards).
+    case viewer
+    /// Runs sessions at the counter: start, extend, pause, resume, stop.
+    case cashier
+    /// Everything: also transfers sessions and edits stations, plugs and maintenance.
+    case manager
+
+    public func permits(_ command: Command) -> Bool {
+        self >= Self.required(for: command)
+    }
+
+    public static func required(for command: Command) -> StaffRole {
+        switch command {
+        case .stationList, .stationGet:
+            return .viewer
+        case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop:
+            return .cashier
+        case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance:
+            return .manager
+        }
+    }
+
+    private var rank: Int {
+        switch self {
+        case .viewer: return 0
+        case .cashier: return 1
+        case .manager: return 2
+        }
+    }
+
+    public static func < (lhs: StaffRole, rhs: StaffRole) -> Bool { lhs.rank < rhs.rank }
+}

@@ -1,0 +1,110 @@
+import ArgumentParser
+import Foundation
+import PlayclockCore
+import PlayclockHub
+
+/// Commands run on the hub box itself, against its files rather than over MQTT.
+struct BrokerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "broker", abstract: "Generate the broker's ACL and manage broker accounts (run on the hub box).",
+        subcommands: [ACL.self, Passwd.self])
+
+    struct ACL: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write Mosquitto's ACL file from the station registry and the staff roles.",
+            discussion: """
+                Agents get the account named after their station id, plugs the account named after \
+                their Tasmota topic, Shelly id or Shelly Gen2 prefix, staff the accounts listed under \
+                "roles" in the hub's config. Reload Mosquitto afterwards (systemctl reload mosquitto).
+                """)
+        @Option(help: "The hub's SQLite database.") var database: String
+        @Option(help: "The hub's config file (for roles and topic root).") var config: String?
+        @Option(help: "The hub's broker account (default playclock-hub).") var hubAccount: String = "playclock-hub"
+        @Option(help: "Write here instead of standard output (replaced atomically).") var out: String?
+
+        func run() throws {
+            var settings = HubConfiguration()
+            if let config {
+                do { try settings.apply(configFile: config) } catch { throw ValidationError(error.description) }
+            }
+            guard FileManager.default.fileExists(atPath: database) else { throw ValidationError("no database at \(database)") }
+            guard AccountName.isValid(hubAccount) else { throw ValidationError("invalid --hub-account") }
+            guard let topics = TopicScheme(root: settings.topicRoot) else { throw ValidationError("invalid topic root") }
+            let store = try HubStore(path: database)
+            defer { store.close() }
+            let stations = try store.stations()
+            let text: String
+            do {
+                text = try BrokerACL.render(
+                    topics: topics, stations: stations, staff: settings.access.roles, hubAccount: hubAccount,
+                    rpcSource: topics.rpcSource)
+            } catch {
+                throw ValidationError(error.description)
+            }
+            if let out {
+                try Data(text.utf8).write(to: URL(fileURLWithPath: out), options: .atomic)
+                print("wrote \(out)")
+            } else {
+                print(text, terminator: "")
+            }
+        }
+    }
+
+    struct Passwd: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or change a broker account (wraps mosquitto_passwd).",
+            discussion: "Without --password-file a random password is generated and printed once.")
+        @Argument(help: "Account name: 1-64 of A-Z a-z 0-9 _ - .") var account: String
+        @Option(help: "Mosquitto password file (created if missing).") var file: String = "/etc/mosquitto/playclock.passwd"
+        @Option(help: "File whose first line is the password to set.") var passwordFile: String?
+        @Option(help: "mosquitto_passwd to run.") var tool: String = "/usr/bin/mosquitto_passwd"
+
+        func validate() throws {
+            guard AccountName.isValid(account) else { throw ValidationError("account must be 1-64 of A-Z a-z 0-9 _ - .") }
+        }
+
+        func run() throws {
+            let password: String
+            if let passwordFile {
+                do { password = try HubConfiguration.readPassword(passwordFile) } catch { throw ValidationError(error.description) }
+            } else {
+                var generator = SystemRandomNumberGenerator()
+                let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+                password = String((0..<24).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
+            }
+            let create = !FileManager.default.fileExists(atPath: file)
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: tool)
+            process.arguments = (create ? ["-c"] : []) + ["-b", file, account, password]
+            try process.run()
+            process.waitUntilExit()
+            guard process.terminationStatus == 0 else { throw ExitCode(process.terminationStatus) }
+            print(passwordFile == nil ? "\(account) \(password)" : "\(account) updated")
+        }
+    }
+}
+
+struct DatabaseCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "db", abstract: "Back up the hub's database (run on the hub box).", subcommands: [Backup.self])
+
+    struct Backup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Take a consistent copy of the live database while the hub runs.",
+            discussion: """
+                To restore: stop playclockd, copy the backup over the database file, delete the \
+                database's -wal and -shm files, start playclockd.
+                """)
+        @Option(help: "The hub's SQLite database.") var database: String
+        @Option(help: "Backup file to create (must not exist).") var out: String
+
+        func run() throws {
+            guard FileManager.default.fileExists(atPath: database) else { throw ValidationError("no database at \(database)") }
+            guard !FileManager.default.fileExists(atPath: out) else { throw ValidationError("\(out) exists; choose a new file") }
+            let store = try HubStore(path: database)
+            defer { store.close() }
+            try store.backup(to: out)
+            print("backed up \(database) to \(out)")
+        }
+    }
+}
