@@ -33,7 +33,7 @@ public enum PlayclockApp {
             configuration: .init(
                 services: [
                     .init(service: MQTTConnectionService(client: client, drainTimeout: .seconds(2))),
-                    .init(service: HubService(hub: hub, client: client, logger: logger)),
+                    .init(service: HubService(hub: hub, client: client, logger: logger, systemd: SystemdNotifier())),
                 ],
                 gracefulShutdownSignals: [.sigterm, .sigint],
                 logger: logger))

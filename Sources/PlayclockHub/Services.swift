@@ -53,9 +53,24 @@ public struct HubService: Service {
     let hub: Hub
     let client: MQTTClient
     let logger: Logger
+    let systemd: SystemdNotifier
 
     public func run() async throws {
         try await hub.start()
+        // Ready once sessions are recovered and timers run; the broker may still be coming up
+        // (the hub keeps reconnecting on its own).
+        systemd.notify("READY=1")
+        let watchdog = systemd.watchdogInterval.map { interval in
+            Task {
+                while !Task.isCancelled {
+                    // Fed only when the hub actor answers: a wedged hub gets restarted by systemd.
+                    await hub.ping()
+                    systemd.notify("WATCHDOG=1")
+                    try? await Task.sleep(for: interval)
+                }
+            }
+        }
+        defer { watchdog?.cancel() }
         await cancelWhenGracefulShutdown {
             for await event in client.events {
                 switch event {
@@ -69,6 +84,7 @@ public struct HubService: Service {
                 }
             }
         }
+        systemd.notify("STOPPING=1")
         await hub.shutdown()
     }
 }
