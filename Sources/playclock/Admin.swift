@@ -17,7 +17,8 @@ struct BrokerCommand: AsyncParsableCommand {
                 their Tasmota topic, Shelly id or Shelly Gen2 prefix, staff the accounts listed under \
                 "roles" in the hub's config. Reload Mosquitto afterwards (systemctl reload mosquitto).
                 """)
-        @Option(help: "The hub's SQLite database.") var database: String
+        @Option(help: "The hub's SQLite database (the live station registry).") var database: String?
+        @Option(help: "Or a venue file, before the hub has ever run.") var venue: String?
         @Option(help: "The hub's config file (for roles and topic root).") var config: String?
         @Option(help: "The hub's broker account (default playclock-hub).") var hubAccount: String = "playclock-hub"
         @Option(help: "Write here instead of standard output (replaced atomically).") var out: String?
@@ -27,12 +28,20 @@ struct BrokerCommand: AsyncParsableCommand {
             if let config {
                 do { try settings.apply(configFile: config) } catch { throw ValidationError(error.description) }
             }
-            guard FileManager.default.fileExists(atPath: database) else { throw ValidationError("no database at \(database)") }
             guard AccountName.isValid(hubAccount) else { throw ValidationError("invalid --hub-account") }
             guard let topics = TopicScheme(root: settings.topicRoot) else { throw ValidationError("invalid topic root") }
-            let store = try HubStore(path: database)
-            defer { store.close() }
-            let stations = try store.stations()
+            let stations: [Station]
+            switch (database, venue) {
+            case (let database?, nil):
+                guard FileManager.default.fileExists(atPath: database) else { throw ValidationError("no database at \(database)") }
+                let store = try HubStore(path: database)
+                defer { store.close() }
+                stations = try store.stations()
+            case (nil, let venue?):
+                do { stations = try HubConfiguration.readVenue(venue) } catch { throw ValidationError(error.description) }
+            default:
+                throw ValidationError("give --database or --venue")
+            }
             let text: String
             do {
                 text = try BrokerACL.render(
