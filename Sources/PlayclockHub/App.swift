@@ -19,6 +19,7 @@ public enum PlayclockApp {
         var mqtt = try MQTTClientConfiguration(url: config.brokerURL, clientID: config.clientID)
         mqtt.username = config.username
         mqtt.password = config.password
+        if let ca = config.tlsCAFile { mqtt.tlsCAFile = ca }
         mqtt.will = MQTTWill(topic: try MQTTTopic(topics.hubStatus), payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
         var mqttLogger = logger
         mqttLogger[metadataKey: "component"] = "mqtt"

@@ -11,6 +11,8 @@ public struct HubConfiguration: Sendable, Equatable {
     public var topicRoot = "playclock"
     public var venueFile: String?
     public var clientID = "playclockd"
+    /// CA that signed the broker's certificate, for `mqtts://` brokers.
+    public var tlsCAFile: String?
     public var policy = HubPolicy()
     public var access = AccessPolicy()
 
@@ -22,7 +24,7 @@ public struct HubConfiguration: Sendable, Equatable {
     }
 
     static let topKeys: Set<String> = [
-        "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles",
+        "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles", "tls_ca_file",
         "shared_topic_role",
     ]
     static let policyKeys: Set<String> = [
@@ -60,6 +62,7 @@ public struct HubConfiguration: Sendable, Equatable {
         if let v = try string("topic_root") { topicRoot = v }
         if let v = try string("venue") { venueFile = v }
         if let v = try string("client_id") { clientID = v }
+        if let v = try string("tls_ca_file") { tlsCAFile = v }
         if object["roles"] != nil || object["shared_topic_role"] != nil {
             access = try Self.access(roles: object["roles"], shared: object["shared_topic_role"], source: path)
         }

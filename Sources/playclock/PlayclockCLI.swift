@@ -29,6 +29,8 @@ struct Playclock: AsyncParsableCommand {
 struct Connection: ParsableArguments {
     @Option(name: .long, help: "Broker URL (default $PLAYCLOCK_BROKER, else mqtt://127.0.0.1:1883).")
     var broker: String = ProcessInfo.processInfo.environment["PLAYCLOCK_BROKER"] ?? "mqtt://127.0.0.1:1883"
+    @Option(name: .long, help: "CA certificate for an mqtts:// broker (default: the system's CAs).")
+    var cafile: String?
     @Option(name: .long, help: "Broker username.")
     var username: String?
     @Option(name: .long, help: "Broker password.")
@@ -48,6 +50,7 @@ struct Connection: ParsableArguments {
         var config = try MQTTClientConfiguration(url: broker, clientID: "playclock-cli-\(UUID().uuidString.prefix(8))")
         config.username = username
         config.password = password
+        if let cafile { config.tlsCAFile = cafile }
         if let passwordFile {
             do {
                 config.password = try MQTTClientConfiguration.password(fromFile: passwordFile)

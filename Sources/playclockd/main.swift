@@ -16,11 +16,14 @@ struct PlayclockDaemon: AsyncParsableCommand {
             SIGTERM or SIGINT stops it gracefully (hub/status becomes "offline").
             """)
 
-    @Option(name: .long, help: "JSON config file (keys: broker, username, password_file, database, topic_root, venue, client_id, policy).")
+    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, policy).")
     var config: String?
 
-    @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT (default mqtt://127.0.0.1:1883).")
+    @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT for TLS (default mqtt://127.0.0.1:1883).")
     var broker: String?
+
+    @Option(name: .long, help: "CA certificate that signed the broker's TLS certificate (default: the system's CAs).")
+    var tlsCaFile: String?
 
     @Option(name: .long, help: "Broker username.")
     var username: String?
@@ -70,6 +73,7 @@ struct PlayclockDaemon: AsyncParsableCommand {
         if let topicRoot { settings.topicRoot = topicRoot }
         if let venue { settings.venueFile = venue }
         if let clientId { settings.clientID = clientId }
+        if let tlsCaFile { settings.tlsCAFile = tlsCaFile }
 
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
