@@ -14,18 +14,19 @@ struct WireRecord {
 final class WireRecorder {
     private let process: ChildProcess
 
-    init(port: Int, filter: String = "playclock/#") async throws {
+    /// `auth`: extra client arguments such as `["-u", account, "-P", password]`.
+    init(port: Int, filter: String = "playclock/#", auth: [String] = []) async throws {
         let directory = try makeTemporaryDirectory(prefix: "recorder")
         process = try ChildProcess(
             "/usr/bin/mosquitto_sub",
-            arguments: ["-h", "127.0.0.1", "-p", "\(port)", "-t", filter, "-t", "probe/#", "-q", "1", "-F", "%U|%t|%p"],
+            arguments: ["-h", "127.0.0.1", "-p", "\(port)", "-t", filter, "-t", "probe/#", "-q", "1", "-F", "%U|%t|%p"] + auth,
             directory: directory)
         // Subscribed once it sees its own probe.
         let probe = UUID().uuidString
         let deadline = ContinuousClock.now + .seconds(5)
         while !records().contains(where: { $0.topic == "probe/\(probe)" }) {
             guard ContinuousClock.now < deadline else { throw ChildProcessError(description: "mosquitto_sub never subscribed") }
-            try runTool("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(port)", "-t", "probe/\(probe)", "-m", "x"])
+            try runTool("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(port)", "-t", "probe/\(probe)", "-m", "x"] + auth)
             try await Task.sleep(for: .milliseconds(50))
         }
     }

@@ -1,0 +1,173 @@
+import Foundation
+import PlayclockCore
+import Testing
+
+/// The shipped broker configuration, ACL generator, account tool and certificates, with the real
+/// hub: what a venue gets from `scripts/install.sh`.
+@Suite(.serialized)
+struct SecureBrokerTests {
+    /// A hub directory with a venue (two PCs, a console on a Tasmota plug, another plug) and roles.
+    final class Venue {
+        let directory: URL
+        let venueFile: URL
+        let configFile: URL
+        let broker: SecureBroker
+        var hub: ChildProcess?
+
+        init() async throws {
+            directory = try makeTemporaryDirectory(prefix: "secure-venue")
+            venueFile = directory.appendingPathComponent("venue.json")
+            configFile = directory.appendingPathComponent("config.json")
+            let venue: JSONValue = ["stations": [
+                ["station": "PC-01", "kind": "pc"], ["station": "PC-02", "kind": "pc"],
+                ["station": "PS5-1", "kind": "console", "plug": ["type": "tasmota", "topic": "tas-1"]],
+                ["station": "PS5-2", "kind": "console", "plug": ["type": "tasmota", "topic": "tas-2"]],
+            ]]
+            try Data(JSONCoding.encode(venue)).write(to: venueFile)
+            try Data(JSONCoding.encode(["roles": ["ann": "cashier", "tv": "viewer"]])).write(to: configFile)
+            broker = try await SecureBroker(
+                venue: venueFile, config: configFile, accounts: ["playclock-hub", "PC-01", "PC-02", "tas-1", "tas-2", "ann", "tv"])
+        }
+
+        deinit {
+            hub?.kill()
+            try? FileManager.default.removeItem(at: directory)
+        }
+
+        /// Starts the hub with its account, over plain MQTT or TLS.
+        func startHub(tls: Bool) throws {
+            let password = directory.appendingPathComponent("hub.password")
+            try Data((broker.passwords["playclock-hub"] ?? "").utf8).write(to: password)
+            let url = tls ? "mqtts://localhost:\(broker.tlsPort)" : "mqtt://127.0.0.1:\(broker.plainPort)"
+            hub = try ChildProcess(
+                binaryPath("playclockd"),
+                arguments: [
+                    "--broker", url, "--tls-ca-file", broker.caFile, "--username", "playclock-hub", "--password-file", password.path,
+                    "--client-id", "playclock-hub", "--config", configFile.path, "--venue", venueFile.path,
+                    "--database", directory.appendingPathComponent("hub.sqlite").path,
+                ],
+                directory: directory)
+        }
+
+        /// A recorder with the hub's account (the only one that may read everything).
+        func recorder() async throws -> WireRecorder {
+            try await WireRecorder(
+                port: broker.plainPort, filter: "#", auth: ["-u", "playclock-hub", "-P", broker.passwords["playclock-hub"] ?? "",
+                                                            "-i", "recorder-\(UUID().uuidString.prefix(6))"])
+        }
+
+        func publish(as account: String, _ topic: String, _ payload: String) throws -> (output: String, status: Int32) {
+            try runTool("/usr/bin/mosquitto_pub", broker.login(account) + ["-t", topic, "-m", payload, "-q", "1", "-V", "mqttv5"])
+        }
+
+        /// What `account` receives on `filter` within a second, while `action` runs.
+        func received(as account: String, _ filter: String, during action: () throws -> Void) throws -> String {
+            let directory = try makeTemporaryDirectory(prefix: "sub")
+            let sub = try ChildProcess(
+                "/usr/bin/mosquitto_sub", arguments: broker.login(account) + ["-t", filter, "-v"], directory: directory)
+            defer { sub.kill() }
+            Thread.sleep(forTimeInterval: 0.3)
+            try action()
+            Thread.sleep(forTimeInterval: 0.7)
+            return sub.output
+        }
+    }
+
+    @Test func anonymousClientsAndWrongPasswordsAreRefused() async throws {
+        let v = try await Venue()
+        let anonymous = try runTool("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(v.broker.plainPort)", "-t", "x", "-m", "x"])
+        #expect(anonymous.status != 0)
+        #expect(anonymous.output.lowercased().contains("not authorised") || anonymous.output.lowercased().contains("not authorized"))
+        let wrong = try runTool("/usr/bin/mosquitto_pub",
+                                ["-h", "127.0.0.1", "-p", "\(v.broker.plainPort)", "-u", "ann", "-P", "nope", "-t", "x", "-m", "x"])
+        #expect(wrong.status != 0)
+    }
+
+    @Test func anAgentTouchesOnlyItsOwnStation() async throws {
+        let v = try await Venue()
+        let recorder = try await v.recorder()
+        let mark = recorder.count
+        #expect(try v.publish(as: "PC-01", "playclock/stations/PC-01/heartbeat", #"{"seq":1}"#).status == 0)
+        _ = try v.publish(as: "PC-01", "playclock/stations/PC-02/heartbeat", #"{"seq":666}"#)
+        _ = try v.publish(as: "PC-01", "playclock/hub/request/session/start", #"{"station":"PC-01","minutes":60}"#)
+        _ = try v.publish(as: "PC-01", "playclock/users/ann/request/session/start", #"{"station":"PC-01","minutes":60}"#)
+        _ = try v.publish(as: "PC-01", "playclock/stations/PC-01/control", #"{"action":"unlock"}"#)
+        try await recorder.waitFor(since: mark, "own heartbeat") { $0.topic == "playclock/stations/PC-01/heartbeat" }
+        try await Task.sleep(for: .milliseconds(500))
+        let seen = recorder.records().dropFirst(mark).map(\.topic)
+        #expect(!seen.contains("playclock/stations/PC-02/heartbeat"))
+        #expect(!seen.contains { $0.contains("/request/") }, "agents may not send requests")
+        #expect(!seen.contains("playclock/stations/PC-01/control"), "only the hub publishes control")
+
+        let overheard = try v.received(as: "PC-01", "playclock/stations/PC-02/control") {
+            _ = try v.publish(as: "playclock-hub", "playclock/stations/PC-02/control", #"{"action":"lock"}"#)
+        }
+        #expect(overheard.isEmpty, "PC-01 read PC-02's control: \(overheard)")
+        let own = try v.received(as: "PC-01", "playclock/stations/PC-01/control") {
+            _ = try v.publish(as: "playclock-hub", "playclock/stations/PC-01/control", #"{"action":"lock"}"#)
+        }
+        #expect(own.contains("playclock/stations/PC-01/control"))
+    }
+
+    @Test func aPlugTouchesOnlyItsOwnTopics() async throws {
+        let v = try await Venue()
+        let recorder = try await v.recorder()
+        let mark = recorder.count
+        _ = try v.publish(as: "tas-1", "stat/tas-1/POWER", "ON")
+        _ = try v.publish(as: "tas-1", "stat/tas-2/POWER", "ON")
+        _ = try v.publish(as: "tas-1", "cmnd/tas-2/POWER1", "ON")
+        try await recorder.waitFor(since: mark, "own state") { $0.topic == "stat/tas-1/POWER" }
+        try await Task.sleep(for: .milliseconds(500))
+        let seen = recorder.records().dropFirst(mark).map(\.topic)
+        #expect(!seen.contains("stat/tas-2/POWER"))
+        #expect(!seen.contains("cmnd/tas-2/POWER1"))
+        let overheard = try v.received(as: "tas-1", "cmnd/#") {
+            _ = try v.publish(as: "playclock-hub", "cmnd/tas-2/POWER1", "OFF")
+        }
+        #expect(overheard.isEmpty, "tas-1 read tas-2's commands: \(overheard)")
+    }
+
+    @Test func rolesDecideOverTheRealHubAndTheHubWorksOverTLS() async throws {
+        let v = try await Venue()
+        let recorder = try await v.recorder()
+        try v.startHub(tls: true)
+        try await recorder.waitFor(timeout: .seconds(10), "hub online over TLS") {
+            $0.topic == "playclock/hub/status" && $0.payload == "online"
+        }
+        let cli = binaryPath("playclock")
+        func run(as account: String, _ args: [String]) throws -> (output: String, status: Int32) {
+            try runTool(cli, args + ["--broker", "mqtt://127.0.0.1:\(v.broker.plainPort)", "--username", account,
+                                     "--password", v.broker.passwords[account] ?? ""])
+        }
+        let refused = try run(as: "tv", ["session", "start", "PC-01", "--minutes", "5"])
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("forbidden"))
+        let listed = try run(as: "tv", ["stations"])
+        #expect(listed.status == 0, "a viewer may look: \(listed.output)")
+        let started = try run(as: "ann", ["session", "start", "PC-01", "--minutes", "5"])
+        #expect(started.status == 0, "\(started.output)")
+        let transfer = try run(as: "ann", ["session", "transfer", "PC-01", "PC-02"])
+        #expect(transfer.output.contains("forbidden"), "a cashier may not transfer")
+        try await recorder.waitFor(timeout: .seconds(5), "session start audited with the account") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "session.started" && $0.json?["data"]?["by"] == "ann"
+        }
+        try await recorder.waitFor(timeout: .seconds(5), "refusal audited") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "command.rejected" && $0.json?["data"]?["by"] == "tv"
+        }
+    }
+
+    @Test func tlsNeedsTheVenueCA() async throws {
+        let v = try await Venue()
+        let auth = ["-u", "ann", "-P", v.broker.passwords["ann"] ?? ""]
+        let withCA = try runTool(
+            "/usr/bin/mosquitto_pub",
+            ["-h", "localhost", "-p", "\(v.broker.tlsPort)", "--cafile", v.broker.caFile, "-t", "playclock/users/ann/request/station/list",
+             "-m", "{}"] + auth)
+        #expect(withCA.status == 0, "\(withCA.output)")
+        let withoutCA = try runTool(
+            "/usr/bin/mosquitto_pub",
+            ["-h", "localhost", "-p", "\(v.broker.tlsPort)", "--capath", "/etc/ssl/certs", "-t", "playclock/users/ann/request/station/list",
+             "-m", "{}"] + auth)
+        #expect(withoutCA.status != 0, "a client that does not trust the venue CA must fail")
+    }
+}
