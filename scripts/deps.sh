@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages Playclock builds and runs with, if any is missing.
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libssl-dev pkg-config)
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libssl-dev pkg-config openssl sqlite3)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

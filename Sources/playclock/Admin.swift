@@ -21,6 +21,7 @@ struct BrokerCommand: AsyncParsableCommand {
         @Option(help: "Or a venue file, before the hub has ever run.") var venue: String?
         @Option(help: "The hub's config file (for roles and topic root).") var config: String?
         @Option(help: "The hub's broker account (default playclock-hub).") var hubAccount: String = "playclock-hub"
+        @Option(help: "A read-only account that may read every topic (repeatable).") var monitor: [String] = []
         @Option(help: "Write here instead of standard output (replaced atomically).") var out: String?
 
         func run() throws {
@@ -28,7 +29,9 @@ struct BrokerCommand: AsyncParsableCommand {
             if let config {
                 do { try settings.apply(configFile: config) } catch { throw ValidationError(error.description) }
             }
-            guard AccountName.isValid(hubAccount) else { throw ValidationError("invalid --hub-account") }
+            guard AccountName.isValid(hubAccount), monitor.allSatisfy(AccountName.isValid) else {
+                throw ValidationError("account names must be 1-64 of A-Z a-z 0-9 _ - .")
+            }
             guard let topics = TopicScheme(root: settings.topicRoot) else { throw ValidationError("invalid topic root") }
             let stations: [Station]
             switch (database, venue) {
@@ -46,7 +49,7 @@ struct BrokerCommand: AsyncParsableCommand {
             do {
                 text = try BrokerACL.render(
                     topics: topics, stations: stations, staff: settings.access.roles, hubAccount: hubAccount,
-                    rpcSource: topics.rpcSource)
+                    rpcSource: topics.rpcSource, monitors: monitor)
             } catch {
                 throw ValidationError(error.description)
             }

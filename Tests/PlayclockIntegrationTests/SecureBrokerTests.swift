@@ -26,7 +26,8 @@ struct SecureBrokerTests {
             try Data(JSONCoding.encode(venue)).write(to: venueFile)
             try Data(JSONCoding.encode(["roles": ["ann": "cashier", "tv": "viewer"]])).write(to: configFile)
             broker = try await SecureBroker(
-                venue: venueFile, config: configFile, accounts: ["playclock-hub", "PC-01", "PC-02", "tas-1", "tas-2", "ann", "tv"])
+                venue: venueFile, config: configFile,
+                accounts: ["playclock-hub", "monitor", "PC-01", "PC-02", "tas-1", "tas-2", "ann", "tv"])
         }
 
         deinit {
@@ -49,11 +50,14 @@ struct SecureBrokerTests {
                 directory: directory)
         }
 
-        /// A recorder with the hub's account (the only one that may read everything).
+        /// A recorder with the read-only monitor account; PC-01 publishes its probes.
         func recorder() async throws -> WireRecorder {
             try await WireRecorder(
-                port: broker.plainPort, filter: "#", auth: ["-u", "playclock-hub", "-P", broker.passwords["playclock-hub"] ?? "",
-                                                            "-i", "recorder-\(UUID().uuidString.prefix(6))"])
+                port: broker.plainPort, filter: "#", auth: ["-u", "monitor", "-P", broker.passwords["monitor"] ?? ""]
+            ) { token in
+                let topic = "playclock/stations/PC-01/agent"
+                return (topic, try self.publish(as: "PC-01", topic, token).status == 0)
+            }
         }
 
         func publish(as account: String, _ topic: String, _ payload: String) throws -> (output: String, status: Int32) {
@@ -169,5 +173,23 @@ struct SecureBrokerTests {
             ["-h", "localhost", "-p", "\(v.broker.tlsPort)", "--capath", "/etc/ssl/certs", "-t", "playclock/users/ann/request/station/list",
              "-m", "{}"] + auth)
         #expect(withoutCA.status != 0, "a client that does not trust the venue CA must fail")
+    }
+
+    @Test func shippedSystemdUnitsVerify() throws {
+        let result = try runTool(repositoryRoot.appendingPathComponent("scripts/verify-units.sh").path, [], timeout: .seconds(300))
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("ok: playclockd.service"))
+    }
+
+    @Test func anOnlineBackupIsAConsistentCopyTakenWhileTheHubRuns() async throws {
+        let h = try await HubHarness()
+        _ = try await h.request("session/start", ["station": "PC-01", "minutes": 30])
+        let backup = h.directory.appendingPathComponent("backup.sqlite").path
+        let result = try runTool(binaryPath("playclock"), ["db", "backup", "--database", h.database, "--out", backup])
+        #expect(result.status == 0, "\(result.output)")
+        let again = try runTool(binaryPath("playclock"), ["db", "backup", "--database", h.database, "--out", backup])
+        #expect(again.status != 0, "never overwrites")
+        let check = try runTool("/usr/bin/sqlite3", [backup, "PRAGMA integrity_check; SELECT count(*) FROM sessions WHERE ended_at_ms IS NULL;"])
+        #expect(check.output.split(separator: "\n") == ["ok", "1"])
     }
 }

@@ -14,20 +14,29 @@ struct WireRecord {
 final class WireRecorder {
     private let process: ChildProcess
 
-    /// `auth`: extra client arguments such as `["-u", account, "-P", password]`.
-    init(port: Int, filter: String = "playclock/#", auth: [String] = []) async throws {
+    /// `auth`: extra client arguments such as `["-u", account, "-P", password]`. The recorder knows
+    /// it is subscribed once it sees a probe: by default on `probe/<uuid>` published with the same
+    /// arguments; `probe` publishes it otherwise (e.g. as another account on a brokered topic).
+    init(
+        port: Int, filter: String = "playclock/#", auth: [String] = [],
+        probe: ((_ payload: String) throws -> (topic: String, ok: Bool))? = nil
+    ) async throws {
         let directory = try makeTemporaryDirectory(prefix: "recorder")
         process = try ChildProcess(
             "/usr/bin/mosquitto_sub",
             arguments: ["-h", "127.0.0.1", "-p", "\(port)", "-t", filter, "-t", "probe/#", "-q", "1", "-F", "%U|%t|%p"] + auth,
             directory: directory)
-        // Subscribed once it sees its own probe.
-        let probe = UUID().uuidString
+        let token = UUID().uuidString
+        let publish = probe ?? { payload in
+            let result = try runTool("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(port)", "-t", "probe/\(payload)", "-m", payload] + auth)
+            return ("probe/\(payload)", result.status == 0)
+        }
         let deadline = ContinuousClock.now + .seconds(5)
-        while !records().contains(where: { $0.topic == "probe/\(probe)" }) {
-            guard ContinuousClock.now < deadline else { throw ChildProcessError(description: "mosquitto_sub never subscribed") }
-            try runTool("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(port)", "-t", "probe/\(probe)", "-m", "x"] + auth)
+        while true {
+            let (topic, _) = try publish(token)
             try await Task.sleep(for: .milliseconds(50))
+            if records().contains(where: { $0.topic == topic && $0.payload == token }) { break }
+            guard ContinuousClock.now < deadline else { throw ChildProcessError(description: "mosquitto_sub never subscribed") }
         }
     }
 

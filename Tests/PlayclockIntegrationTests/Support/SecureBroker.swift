@@ -47,7 +47,8 @@ final class SecureBroker {
             }
             passwords[account] = parts[1].trimmingCharacters(in: .whitespacesAndNewlines)
         }
-        let acl = try runTool(cli, ["broker", "acl", "--venue", venue.path, "--config", config.path, "--out", aclFile])
+        let acl = try runTool(
+            cli, ["broker", "acl", "--venue", venue.path, "--config", config.path, "--monitor", "monitor", "--out", aclFile])
         guard acl.status == 0 else { throw ChildProcessError(description: "broker acl failed: \(acl.output)") }
 
         let shipped = try String(contentsOf: repositoryRoot.appendingPathComponent("mosquitto/playclock.conf"), encoding: .utf8)
