@@ -61,19 +61,14 @@ import Testing
     let topics = TopicScheme(root: "playclock")!
 
     init() throws {
-        db = try TemporaryDatabase()
-        let store = try HubStore(path: db.path)
-        try store.importStations([station("PC-01"), station("PC-02")])
-        store.close()
+        db = try TemporaryDatabase.with(stations: ["PC-01", "PC-02"])
     }
 
     @Test func accountsGetAnswersOnTheirOwnTopicAndEveryEventNamesThem() async throws {
         let publisher = RecordingPublisher(databasePath: db.path)
-        var logger = Logger(label: "test")
-        logger.logLevel = .warning
         let hub = try Hub(
             topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: JumpableClock(),
-            logger: logger, access: AccessPolicy(roles: ["ann": .cashier, "tv": .viewer]))
+            logger: quietLogger, access: AccessPolicy(roles: ["ann": .cashier, "tv": .viewer]))
         try await hub.start()
         #expect(publisher.subscriptions.contains("playclock/users/+/request/#"))
 

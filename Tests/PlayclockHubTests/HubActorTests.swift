@@ -72,19 +72,12 @@ final class RecordingPublisher: MessageTransport {
     let topics = TopicScheme(root: "playclock")!
 
     init() throws {
-        db = try TemporaryDatabase()
-        let store = try HubStore(path: db.path)
-        try store.importStations([station("PC-01"), station("PC-02")])
-        store.close()
+        db = try TemporaryDatabase.with(stations: ["PC-01", "PC-02"])
     }
 
     func makeHub(_ publisher: RecordingPublisher, policy: HubPolicy = HubPolicy()) throws -> Hub {
         try Hub(topics: topics, policy: policy, store: try HubStore(path: db.path), publisher: publisher, clock: clock,
-                logger: {
-                    var logger = Logger(label: "test")
-                    logger.logLevel = .warning
-                    return logger
-                }())
+                logger: quietLogger)
     }
 
     func request(_ verb: String, _ body: JSONValue, responseTopic: String? = nil, correlation: [UInt8]? = nil) -> InboundMessage {

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PlayclockCore
 import Testing
 
@@ -15,7 +16,23 @@ final class TemporaryDatabase {
     }
 
     deinit { try? FileManager.default.removeItem(at: directory) }
+
+    /// A database that already holds the given PC stations.
+    static func with(stations ids: [String]) throws -> TemporaryDatabase {
+        let db = try TemporaryDatabase()
+        let store = try HubStore(path: db.path)
+        try store.importStations(ids.map { station($0) })
+        store.close()
+        return db
+    }
 }
+
+/// Hub logs in tests: warnings and worse only.
+let quietLogger: Logger = {
+    var logger = Logger(label: "test")
+    logger.logLevel = .warning
+    return logger
+}()
 
 let boot = "boot-a"
 func at(_ seconds: Int64, boot: String = boot) -> Timestamp {
