@@ -8,6 +8,7 @@ let package = Package(
         .executable(name: "playclockd", targets: ["playclockd"]),
         .executable(name: "playclock", targets: ["playclock"]),
         .executable(name: "playclock-sim", targets: ["playclock-sim"]),
+        .executable(name: "playclock-bench", targets: ["playclock-bench"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -73,11 +74,34 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Simulated agents and plugs at venue scale (one connection each, or multiplexed).
+        .target(
+            name: "PlayclockSim",
+            dependencies: [
+                "PlayclockCore",
+                "PlayclockMQTT",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .executableTarget(
             name: "playclock-sim",
             dependencies: [
                 "PlayclockCore",
                 "PlayclockMQTT",
+                "PlayclockSim",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // Load, latency and failure benchmark: a private broker, the real playclockd, a simulated venue.
+        .executableTarget(
+            name: "playclock-bench",
+            dependencies: [
+                "PlayclockCore",
+                "PlayclockMQTT",
+                "PlayclockSim",
+                "PlayclockSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -36,6 +36,10 @@ public struct MQTTClientConfiguration: Sendable {
     public var tlsCAFile: String? = nil
     public var tlsCertFile: String? = nil
     public var tlsKeyFile: String? = nil
+    /// Events (messages, connection changes) kept for a consumer that falls behind; beyond it the
+    /// oldest are dropped (and a warning logged) rather than growing memory without bound. A
+    /// simulator that multiplexes thousands of stations over one connection needs more.
+    public var eventBufferSize: Int = 4096
     /// Set by an mqtts:// URL: TLS is used even without `tlsCAFile`, trusting the OS CA store.
     var tlsRequired = false
 

@@ -12,6 +12,10 @@ public struct MQTTMessage: Sendable {
     public var responseTopic: String?
     /// MQTT v5 Correlation Data property.
     public var correlationData: [UInt8]?
+    /// Wall-clock time (CLOCK_REALTIME, nanoseconds since 1970) at which the client library handed
+    /// the message over, taken on the network thread before any queueing: what latency
+    /// measurements compare against. Zero for messages built by hand.
+    public var receivedAtWallNanos: Int64 = 0
 
     public init(
         topic: String, payload: [UInt8], qos: MQTTQoS = .atMostOnce, retain: Bool = false,

@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import PlayclockCore
 import PlayclockMQTT
+import PlayclockSim
 
 // A main.swift next to other source files is top-level code, where `@main` is not allowed.
 await PlayclockSim.start()
@@ -12,11 +13,18 @@ struct PlayclockSim: AsyncParsableCommand {
         commandName: "playclock-sim",
         abstract: "Simulated PC agents and smart plugs for demos and tests.",
         discussion: """
-            Each simulated agent has its own MQTT connection, announces itself on \
-            <root>/stations/<id>/agent ("online", with "offline" as its will), heartbeats \
-            {"seq", "agent", "version", "locked"} on <root>/stations/<id>/heartbeat, obeys \
-            lock/unlock from <root>/stations/<id>/control, and prints one line per control \
-            message it receives: "<time> <station> <action> <json>".
+            Each simulated agent announces itself on <root>/stations/<id>/agent ("online"), \
+            heartbeats {"seq", "agent", "version", "locked"} on <root>/stations/<id>/heartbeat \
+            every --heartbeat-interval seconds (± --jitter), obeys lock/unlock from \
+            <root>/stations/<id>/control, and prints one line per control message it receives: \
+            "<time> <station> <action> <json>". By default every agent has its own MQTT \
+            connection with "offline" as its will (up to a few thousand agents); \
+            --connections N multiplexes them over N connections (10,000 agents and more).
+
+            Agent faults: publish "drop:<seconds>" on playclock-sim/agents/<id>/fault (the agent \
+            says "offline", stops heartbeating and misses control messages, then comes back), or \
+            "<count>" on playclock-sim/malformed (a burst of malformed payloads on heartbeat, \
+            agent and request topics).
 
             Each simulated plug (--tasmota, --shelly1, --shelly2) has its own MQTT connection \
             (client id = its name), speaks its firmware's topics, starts with the relay off and \
@@ -41,12 +49,18 @@ struct PlayclockSim: AsyncParsableCommand {
     var prefix: String = "PC-"
     @Option(name: .long, help: "Heartbeat interval in seconds (default 5).")
     var heartbeatInterval: Double = 5
+    @Option(name: .long, help: "Each heartbeat comes up to this fraction of the interval early or late, 0...0.5 (default 0.1).")
+    var jitter: Double = 0.1
+    @Option(name: .long, help: "Multiplex the agents over this many MQTT connections (default: one connection per agent).")
+    var connections: Int?
     @OptionGroup(title: "Smart plugs")
     var plugs: PlugOptions
 
     func validate() throws {
         guard TopicScheme(root: topicRoot) != nil else { throw ValidationError("invalid --topic-root") }
         guard heartbeatInterval > 0, heartbeatInterval <= 3600 else { throw ValidationError("--heartbeat-interval must be in (0, 3600]") }
+        guard (0...0.5).contains(jitter) else { throw ValidationError("--jitter must be in 0...0.5") }
+        if let connections, !(1...1000).contains(connections) { throw ValidationError("--connections must be in 1...1000") }
         for id in try stationIDs() where StationID(id) == nil {
             throw ValidationError("invalid station id \"\(id)\": use 1-64 of A-Z a-z 0-9 _ -")
         }
@@ -56,8 +70,12 @@ struct PlayclockSim: AsyncParsableCommand {
         if let stations { return stations.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
         if pcs == nil, !plugs.specs.isEmpty { return [] }
         let count = pcs ?? 8
-        guard (1...10_000).contains(count) else { throw ValidationError("--pcs must be in 1...10000") }
-        return (1...count).map { "\(prefix)\($0 < 10 ? "0" : "")\($0)" }
+        guard (1...100_000).contains(count) else { throw ValidationError("--pcs must be in 1...100000") }
+        let width = max(2, String(count).count)
+        return (1...count).map { n in
+            let digits = String(n)
+            return prefix + String(repeating: "0", count: width - digits.count) + digits
+        }
     }
 
     /// Top-level code resolves `main()` to ParsableCommand's synchronous one, which refuses async
@@ -75,10 +93,20 @@ struct PlayclockSim: AsyncParsableCommand {
         }()
         let ids = try stationIDs().compactMap(StationID.init)
         let output = LineWriter()
-        let settings = AgentSettings(broker: broker, username: username, password: password, heartbeatInterval: heartbeatInterval)
         let plugSettings = PlugSettings(
             broker: broker, username: username, password: password, idleWatts: plugs.plugIdleWatts,
             activeWatts: plugs.plugActiveWatts, telemetryInterval: plugs.plugTelemetryInterval)
+        var fleetConfig = FleetConfiguration(broker: broker, topics: topics, stations: ids)
+        fleetConfig.username = username
+        fleetConfig.password = password
+        fleetConfig.connections = connections
+        fleetConfig.heartbeatInterval = .milliseconds(Int64(heartbeatInterval * 1000))
+        fleetConfig.jitter = jitter
+        fleetConfig.eventBufferSize = connections == nil ? 4096 : 1 << 20
+        let fleet = AgentFleet(configuration: fleetConfig, logger: logger) { arrival in
+            output.write("\(ISO8601.string(fromMillis: arrival.wallNanos / 1_000_000)) \(arrival.device) \(arrival.kind.rawValue) "
+                + String(decoding: arrival.payload, as: UTF8.self))
+        }
         await withTaskGroup(of: Void.self) { group in
             for spec in plugs.specs {
                 group.addTask {
@@ -90,15 +118,35 @@ struct PlayclockSim: AsyncParsableCommand {
                     }
                 }
             }
-            for id in ids {
-                group.addTask {
-                    do {
-                        try await SimulatedAgent(id: id, topics: topics, sim: settings, logger: logger, output: output).run()
-                    } catch {
-                        output.write("\(ISO8601.string(fromMillis: Int64(Date().timeIntervalSince1970 * 1000))) \(id) error \(error)")
-                    }
-                }
+            if !ids.isEmpty {
+                group.addTask { await fleet.run() }
+                group.addTask { await Self.listenForFaults(fleet: fleet, broker: broker, username: username, password: password, logger: logger) }
             }
+        }
+    }
+
+    /// Agent faults arrive on their own connection, so they work in both modes.
+    static func listenForFaults(fleet: AgentFleet, broker: String, username: String?, password: String?, logger: Logger) async {
+        guard var config = try? MQTTClientConfiguration(url: broker, clientID: "playclock-sim-faults-\(getpid())") else { return }
+        config.username = username
+        config.password = password
+        let client = MQTTClient(configuration: config, logger: logger)
+        if let filter = try? MQTTTopicFilter("playclock-sim/agents/+/fault") { client.subscribe(filter, qos: .atLeastOnce) }
+        if let filter = try? MQTTTopicFilter("playclock-sim/malformed") { client.subscribe(filter, qos: .atLeastOnce) }
+        client.start()
+        defer { client.stop() }
+        for await event in client.events {
+            guard case .message(let message) = event else { continue }
+            let text = String(decoding: message.payload, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            if message.topic == "playclock-sim/malformed" {
+                if let count = Int(text), (1...100_000).contains(count) { fleet.publishMalformed(count: count) }
+                continue
+            }
+            let parts = message.topic.split(separator: "/")
+            guard parts.count == 4, let station = StationID(String(parts[2])), text.hasPrefix("drop:"),
+                  let seconds = Double(text.dropFirst(5)), seconds > 0, seconds <= 86_400
+            else { continue }
+            fleet.drop([station], for: .milliseconds(Int64(seconds * 1000)))
         }
     }
 }
@@ -113,71 +161,3 @@ final class LineWriter: Sendable {
     }
 }
 
-struct AgentSettings: Sendable {
-    var broker: String
-    var username: String?
-    var password: String?
-    var heartbeatInterval: Double
-}
-
-struct SimulatedAgent {
-    let id: StationID
-    let topics: TopicScheme
-    let sim: AgentSettings
-    let logger: Logger
-    let output: LineWriter
-
-    func run() async throws {
-        var config = try MQTTClientConfiguration(url: sim.broker, clientID: "playclock-sim-\(id)")
-        config.username = sim.username
-        config.password = sim.password
-        let agentTopic = try MQTTTopic(topics.agent(id))
-        config.will = MQTTWill(topic: agentTopic, payload: Array("offline".utf8), qos: .atLeastOnce, retain: false)
-        let client = MQTTClient(configuration: config, logger: logger)
-        client.subscribe(try MQTTTopicFilter(topics.control(id)), qos: .atLeastOnce)
-        client.start()
-        defer { client.stop() }
-
-        let heartbeat = try MQTTTopic(topics.heartbeat(id))
-        let locked = LockedFlag()
-        let interval = sim.heartbeatInterval
-        let beats = Task {
-            var seq: Int64 = 0
-            while !Task.isCancelled {
-                seq += 1
-                let body: JSONValue = ["seq": .int(seq), "agent": "playclock-sim", "version": "1", "locked": .bool(locked.value)]
-                client.publish(heartbeat, payload: JSONCoding.encode(body))
-                try? await Task.sleep(for: .milliseconds(Int64(interval * 1000)))
-            }
-        }
-        defer { beats.cancel() }
-
-        for await event in client.events {
-            switch event {
-            case .connected:
-                client.publish(agentTopic, payload: Array("online".utf8), qos: .atLeastOnce)
-            case .disconnected:
-                break
-            case .message(let message):
-                guard let control = try? JSONCoding.decode(message.payload), let action = control["action"]?.stringValue else { continue }
-                switch action {
-                case "lock": locked.value = true
-                case "unlock": locked.value = false
-                default: break
-                }
-                let now = ISO8601.string(fromMillis: Int64(Date().timeIntervalSince1970 * 1000))
-                output.write("\(now) \(id) \(action) \(String(decoding: message.payload, as: UTF8.self))")
-            }
-        }
-    }
-}
-
-/// The agent's lock state, shared between its heartbeat task and its message loop.
-final class LockedFlag: Sendable {
-    private let lock = NSLock()
-    nonisolated(unsafe) private var locked = true
-    var value: Bool {
-        get { lock.lock(); defer { lock.unlock() }; return locked }
-        set { lock.lock(); locked = newValue; lock.unlock() }
-    }
-}

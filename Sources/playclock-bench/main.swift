@@ -1,0 +1,119 @@
+import ArgumentParser
+import Foundation
+import Logging
+import PlayclockCore
+import PlayclockMQTT
+import PlayclockSim
+
+// A main.swift next to other source files is top-level code, where `@main` is not allowed.
+await PlayclockBench.start()
+
+struct PlayclockBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "playclock-bench",
+        abstract: "Load, latency and failure benchmark: a private broker, the real playclockd and a simulated venue.",
+        discussion: """
+            Starts a private mosquitto on a free loopback port and a playclockd (release build \
+            recommended) on a fresh SQLite file for every phase, drives it with simulated agents \
+            and Tasmota plugs (one connection each up to 1,000 stations, multiplexed above), and \
+            prints a Markdown report:
+              scale     at each --scales N: broker round trip (the floor), request -> response and \
+                        request -> unlock at the agent, the hub's CPU seconds per wall second and \
+                        peak RSS, with N agents heartbeating every --heartbeat-interval seconds;
+              expiry    --expiry-sessions sessions ending in the same second: lock and plug OFF \
+                        arrival minus ends_at;
+              recovery  SIGKILL with --recovery-sessions active sessions (a tenth overdue by the \
+                        restart), time to hub/status online, every state republished, every \
+                        overdue session locked;
+              soak      --soak-seconds of churn (start, extend, stop, agents dropping off, \
+                        malformed payloads), then the SQLite ledger is checked against what the \
+                        agents saw.
+            --quick runs every phase at small N in seconds (the test suite does, so it cannot rot). \
+            Latencies are wall-clock times taken on the MQTT network threads of the bench process.
+            """)
+
+    @Flag(name: .long, help: "Small N, seconds per phase (what the test suite runs).")
+    var quick = false
+    @Option(name: .long, help: "playclockd to benchmark (default: next to this executable).")
+    var hub: String?
+    @Option(name: .long, help: "mosquitto executable (default /usr/sbin/mosquitto).")
+    var mosquitto = "/usr/sbin/mosquitto"
+    @Option(name: .long, help: "Comma-separated station counts (default 200,1000,5000,10000; quick 20,60).")
+    var scales: String?
+    @Option(name: .long, help: "Sessions ending in the same second (default 1000; quick 40).")
+    var expirySessions: Int?
+    @Option(name: .long, help: "Active sessions when the hub is killed (default 10000; quick 60).")
+    var recoverySessions: Int?
+    @Option(name: .long, help: "Soak duration in seconds (default 120; quick 10).")
+    var soakSeconds: Int?
+    @Option(name: .long, help: "Stations in the soak (default 300; quick 30).")
+    var soakStations: Int?
+    @Option(name: .long, help: "Requests timed at each scale (default 300; quick 20).")
+    var requests: Int?
+    @Option(name: .long, help: "Agent heartbeat interval in seconds (default 5).")
+    var heartbeatInterval = 5
+    @Option(name: .long, help: "Directory for logs, databases and samples.csv (default: a new temporary directory).")
+    var out: String?
+    @Option(name: .long, help: "Also write the report to this Markdown file.")
+    var report: String?
+
+    static func start() async { await main() }
+
+    func validate() throws {
+        for n in try scaleList() where !(10...50_000).contains(n) { throw ValidationError("--scales: each in 10...50000") }
+        if let e = expirySessions, !(1...50_000).contains(e) { throw ValidationError("--expiry-sessions must be in 1...50000") }
+        if let r = recoverySessions, !(10...50_000).contains(r) { throw ValidationError("--recovery-sessions must be in 10...50000") }
+        if let s = soakSeconds, !(1...86_400).contains(s) { throw ValidationError("--soak-seconds must be in 1...86400") }
+        if let s = soakStations, !(2...10_000).contains(s) { throw ValidationError("--soak-stations must be in 2...10000") }
+        if let r = requests, !(1...100_000).contains(r) { throw ValidationError("--requests must be in 1...100000") }
+        guard (1...3600).contains(heartbeatInterval) else { throw ValidationError("--heartbeat-interval must be in 1...3600") }
+    }
+
+    func scaleList() throws -> [Int] {
+        guard let scales else { return quick ? [20, 60] : [200, 1000, 5000, 10_000] }
+        let list = scales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
+        guard !list.isEmpty, list.count == scales.split(separator: ",").count else { throw ValidationError("--scales: numbers, comma-separated") }
+        return list.sorted()
+    }
+
+    func run() async throws {
+        var logger = Logger(label: "playclock-bench")
+        logger.logLevel = .error
+        let hubPath = hub ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+            .deletingLastPathComponent().appendingPathComponent("playclockd").path
+        guard FileManager.default.isExecutableFile(atPath: hubPath) else { throw BenchError("no playclockd at \(hubPath): build it or pass --hub") }
+        guard FileManager.default.isExecutableFile(atPath: mosquitto) else { throw BenchError("no mosquitto at \(mosquitto) (apt-get install mosquitto)") }
+        let outDir = URL(fileURLWithPath: out ?? NSTemporaryDirectory() + "playclock-bench-\(getpid())")
+        try FileManager.default.createDirectory(at: outDir, withIntermediateDirectories: true)
+
+        let scales = try scaleList()
+        let plan = Plan(
+            scales: scales,
+            requests: requests ?? (quick ? 20 : 300),
+            steadySeconds: quick ? 3 : 30,
+            expirySessions: expirySessions ?? (quick ? 40 : 1000),
+            recoverySessions: recoverySessions ?? (quick ? 60 : 10_000),
+            soakSeconds: soakSeconds ?? (quick ? 10 : 120),
+            soakStations: soakStations ?? (quick ? 30 : 300),
+            heartbeatSeconds: heartbeatInterval)
+        let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
+        let text = try await runner.runAll(command: CommandLine.arguments.joined(separator: " "))
+        print(text)
+        if let report {
+            try text.write(toFile: report, atomically: true, encoding: .utf8)
+        }
+        try runner.samples.write(to: outDir.appendingPathComponent("samples.csv"))
+        FileHandle.standardError.write(Data("samples: \(outDir.path)/samples.csv\n".utf8))
+    }
+}
+
+struct Plan {
+    var scales: [Int]
+    var requests: Int
+    var steadySeconds: Int
+    var expirySessions: Int
+    var recoverySessions: Int
+    var soakSeconds: Int
+    var soakStations: Int
+    var heartbeatSeconds: Int
+}
