@@ -24,6 +24,15 @@ public struct Arrival: Sendable {
     /// CLOCK_REALTIME nanoseconds at which the message was received.
     public var wallNanos: Int64
     public var payload: [UInt8]
+
+    public init(device: String, kind: Kind, session: String?, reason: String?, wallNanos: Int64, payload: [UInt8]) {
+        self.device = device
+        self.kind = kind
+        self.session = session
+        self.reason = reason
+        self.wallNanos = wallNanos
+        self.payload = payload
+    }
 }
 
 /// How a fleet connects and behaves.

@@ -16,6 +16,7 @@ final class Venue {
     let probe: Probe
     let fleet: AgentFleet
     let topics = TopicScheme(root: "playclock")!
+    private let hubPath: String
     private var tasks: [Task<Void, Never>] = []
 
     /// Every station id, PCs then consoles.
@@ -33,33 +34,60 @@ final class Venue {
         pcs = (1...max(1, pcCount)).map { "PC-\(pad($0))" }
         consoles = consoleCount == 0 ? [] : (1...consoleCount).map { ("CON-\(pad($0))", "con-\(pad($0))") }
         broker = try await Broker(directory: directory, mosquitto: mosquitto)
+        self.hubPath = hubPath
         let config = try writeHubFiles(
             directory: directory, broker: broker.url, pcs: pcs, consoles: consoles, heartbeatSeconds: heartbeatSeconds)
         hub = HubProcess(executable: hubPath, config: config, log: directory.appendingPathComponent("playclockd.log"))
         probe = try Probe(broker: broker.url, topics: topics, logger: logger)
-        var fleetConfig = FleetConfiguration(
-            broker: broker.url, topics: topics, stations: pcs.compactMap(StationID.init), plugs: consoles.map(\.plug))
-        // One connection per device is realistic but costs a thread each here; past 1,000
-        // stations the simulator multiplexes (about 500 devices per connection).
-        fleetConfig.connections = pcCount + consoleCount > 1100 ? max(2, (pcCount + consoleCount) / 500) : nil
+        let probe = self.probe
+        tasks.append(Task { await probe.run() })
+        // Connected before the simulated devices open thousands of descriptors: libmosquitto's
+        // loop refuses sockets numbered above 1023.
+        guard await probe.waitUntilConnected() else { throw BenchError("probe could not connect to the broker") }
+
+        let devices = pcCount + consoleCount
+        var fleetConfig = FleetConfiguration(broker: broker.url, topics: topics, stations: [], plugs: consoles.map(\.plug))
         fleetConfig.heartbeatInterval = .seconds(heartbeatSeconds)
         fleetConfig.jitter = 0.1
         fleetConfig.clientIDPrefix = "bench"
-        fleetConfig.eventBufferSize = fleetConfig.connections == nil ? 1024 : 1 << 20
+        if devices <= Self.inProcessDevices {
+            // One connection per device, in this process.
+            fleetConfig.stations = pcs.compactMap(StationID.init)
+            mode = "1 connection per device"
+        } else if devices <= 1100 {
+            // One connection per device: PCs in playclock-sim processes (250 agents each), which
+            // record arrivals to a file this process tails; plugs here.
+            let record = directory.appendingPathComponent("arrivals.csv")
+            FileManager.default.createFile(atPath: record.path, contents: nil)
+            let simPath = URL(fileURLWithPath: hubPath).deletingLastPathComponent().appendingPathComponent("playclock-sim").path
+            simulator = try Child(
+                simPath,
+                ["--broker", broker.url, "--stations", pcs.joined(separator: ","), "--heartbeat-interval", String(heartbeatSeconds),
+                 "--jitter", "0.1", "--record", record.path],
+                log: directory.appendingPathComponent("playclock-sim.log"))
+            let arrivals = self.arrivals
+            tasks.append(Task { await tail(record, into: arrivals) })
+            mode = "1 connection per device (playclock-sim processes)"
+        } else {
+            // Many stations per connection (about 500 devices each).
+            fleetConfig.stations = pcs.compactMap(StationID.init)
+            fleetConfig.connections = max(2, devices / 500)
+            mode = "multiplexed over \(fleetConfig.connections!) connections"
+        }
+        fleetConfig.eventBufferSize = fleetConfig.connections == nil ? 4096 : 1 << 20
         let arrivals = self.arrivals
         fleet = AgentFleet(configuration: fleetConfig, logger: logger) { arrivals.record($0) }
-        let probe = self.probe
         let fleet = self.fleet
-        tasks.append(Task { await probe.run() })
-        guard await probe.waitUntilConnected() else { throw BenchError("probe could not connect to the broker") }
         try hub.start()
         tasks.append(Task { await fleet.run() })
     }
 
-    var fleetMode: String {
-        fleet.connectionCount == allStations.count
-            ? "1 connection per device" : "multiplexed over \(fleet.connectionCount) connections"
-    }
+    /// Devices simulated with one connection each inside the bench process (three descriptors each).
+    static let inProcessDevices = 250
+    private(set) var mode = ""
+    private var simulator: Child?
+
+    var fleetMode: String { mode }
 
     /// Waits until the hub is online and every PC shows online in its retained state.
     func waitUntilReady(timeout: Duration) async throws {
@@ -74,6 +102,7 @@ final class Venue {
 
     func close() {
         for task in tasks { task.cancel() }
+        simulator?.kill()
         hub.kill()
         broker.child.kill()
     }
@@ -103,4 +132,27 @@ extension Probe.Response {
     var sessionID: String? { body["data"]?["session"]?["id"]?.stringValue }
     var endsAtMillis: Int64? { body["data"]?["session"]?["ends_at"]?.stringValue.flatMap(parseISOMillis) }
     var errorCode: String? { body["error"]?["code"]?.stringValue }
+}
+
+/// Feeds the arrivals a playclock-sim appends to `file` (wall_ns,station,action,session,reason).
+private func tail(_ file: URL, into log: ArrivalLog) async {
+    guard let handle = try? FileHandle(forReadingFrom: file) else { return }
+    defer { try? handle.close() }
+    var pending = ""
+    while !Task.isCancelled {
+        let data = handle.availableData
+        if data.isEmpty {
+            try? await Task.sleep(for: .milliseconds(10))
+            continue
+        }
+        pending += String(decoding: data, as: UTF8.self)
+        while let newline = pending.firstIndex(of: "\n") {
+            let line = pending[..<newline]
+            pending = String(pending[pending.index(after: newline)...])
+            let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+            guard f.count == 5, let nanos = Int64(f[0]) else { continue }
+            log.record(Arrival(device: f[1], kind: Arrival.Kind(rawValue: f[2]) ?? .control, session: f[3].isEmpty ? nil : f[3],
+                               reason: f[4].isEmpty ? nil : f[4], wallNanos: nanos, payload: []))
+        }
+    }
 }

@@ -46,7 +46,7 @@ struct PlayclockBench: AsyncParsableCommand {
     var recoverySessions: Int?
     @Option(name: .long, help: "Soak duration in seconds (default 120; quick 10).")
     var soakSeconds: Int?
-    @Option(name: .long, help: "Stations in the soak (default 300; quick 30).")
+    @Option(name: .long, help: "Stations in the soak, one connection each (default 200; quick 30).")
     var soakStations: Int?
     @Option(name: .long, help: "Requests timed at each scale (default 300; quick 20).")
     var requests: Int?
@@ -56,6 +56,10 @@ struct PlayclockBench: AsyncParsableCommand {
     var out: String?
     @Option(name: .long, help: "Also write the report to this Markdown file.")
     var report: String?
+    @Flag(name: .long, help: .hidden)
+    var ownProcessGroup = false
+    @Option(name: .long, help: "Log level of the bench's own MQTT clients (default error).")
+    var logLevel: String = "error"
 
     static func start() async { await main() }
 
@@ -64,7 +68,7 @@ struct PlayclockBench: AsyncParsableCommand {
         if let e = expirySessions, !(1...50_000).contains(e) { throw ValidationError("--expiry-sessions must be in 1...50000") }
         if let r = recoverySessions, !(10...50_000).contains(r) { throw ValidationError("--recovery-sessions must be in 10...50000") }
         if let s = soakSeconds, !(1...86_400).contains(s) { throw ValidationError("--soak-seconds must be in 1...86400") }
-        if let s = soakStations, !(2...10_000).contains(s) { throw ValidationError("--soak-stations must be in 2...10000") }
+        if let s = soakStations, !(2...220).contains(s) { throw ValidationError("--soak-stations must be in 2...220 (in-process agents)") }
         if let r = requests, !(1...100_000).contains(r) { throw ValidationError("--requests must be in 1...100000") }
         guard (1...3600).contains(heartbeatInterval) else { throw ValidationError("--heartbeat-interval must be in 1...3600") }
     }
@@ -77,8 +81,12 @@ struct PlayclockBench: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if ownProcessGroup {
+            // Lets a test runner SIGKILL the bench with everything it started (kill -- -PID).
+            setpgid(0, 0)
+        }
         var logger = Logger(label: "playclock-bench")
-        logger.logLevel = .error
+        logger.logLevel = Logger.Level(rawValue: logLevel) ?? .error
         let hubPath = hub ?? URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
             .deletingLastPathComponent().appendingPathComponent("playclockd").path
         guard FileManager.default.isExecutableFile(atPath: hubPath) else { throw BenchError("no playclockd at \(hubPath): build it or pass --hub") }
@@ -94,8 +102,9 @@ struct PlayclockBench: AsyncParsableCommand {
             expirySessions: expirySessions ?? (quick ? 40 : 1000),
             recoverySessions: recoverySessions ?? (quick ? 60 : 10_000),
             soakSeconds: soakSeconds ?? (quick ? 10 : 120),
-            soakStations: soakStations ?? (quick ? 30 : 300),
-            heartbeatSeconds: heartbeatInterval)
+            soakStations: soakStations ?? (quick ? 30 : 200),
+            quick: quick,
+            heartbeatSeconds: heartbeatInterval, quick: quick)
         let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
         let text = try await runner.runAll(command: CommandLine.arguments.joined(separator: " "))
         print(text)
@@ -116,4 +125,5 @@ struct Plan {
     var soakSeconds: Int
     var soakStations: Int
     var heartbeatSeconds: Int
+    var quick: Bool
 }

@@ -19,7 +19,10 @@ struct PlayclockSim: AsyncParsableCommand {
             <root>/stations/<id>/control, and prints one line per control message it receives: \
             "<time> <station> <action> <json>". By default every agent has its own MQTT \
             connection with "offline" as its will (up to a few thousand agents); \
-            --connections N multiplexes them over N connections (10,000 agents and more).
+            --connections N multiplexes them over N connections (10,000 agents and more). \
+            libmosquitto's loop cannot serve sockets numbered above 1023, so past \
+            \(Self.agentsPerProcess) agents with one connection each the simulator runs child \
+            processes of \(Self.agentsPerProcess) agents (they die with it).
 
             Agent faults: publish "drop:<seconds>" on playclock-sim/agents/<id>/fault (the agent \
             says "offline", stops heartbeating and misses control messages, then comes back), or \
@@ -53,6 +56,10 @@ struct PlayclockSim: AsyncParsableCommand {
     var jitter: Double = 0.1
     @Option(name: .long, help: "Multiplex the agents over this many MQTT connections (default: one connection per agent).")
     var connections: Int?
+    @Option(name: .long, help: "Also append every control message received to this CSV file: wall_ns,station,action,session,reason.")
+    var record: String?
+    @Flag(name: .long, help: .hidden)
+    var child = false
     @OptionGroup(title: "Smart plugs")
     var plugs: PlugOptions
 
@@ -92,7 +99,16 @@ struct PlayclockSim: AsyncParsableCommand {
             return logger
         }()
         let ids = try stationIDs().compactMap(StationID.init)
+        if child {
+            // A child of a fanned-out simulator never outlives it (even a SIGKILLed one).
+            let parent = getppid()
+            Task.detached {
+                while getppid() == parent { try? await Task.sleep(for: .milliseconds(250)) }
+                Foundation.exit(0)
+            }
+        }
         let output = LineWriter()
+        let recorder = try record.map(RecordFile.init(path:))
         let plugSettings = PlugSettings(
             broker: broker, username: username, password: password, idleWatts: plugs.plugIdleWatts,
             activeWatts: plugs.plugActiveWatts, telemetryInterval: plugs.plugTelemetryInterval)
@@ -104,6 +120,7 @@ struct PlayclockSim: AsyncParsableCommand {
         fleetConfig.jitter = jitter
         fleetConfig.eventBufferSize = connections == nil ? 4096 : 1 << 20
         let fleet = AgentFleet(configuration: fleetConfig, logger: logger) { arrival in
+            recorder?.append(arrival)
             output.write("\(ISO8601.string(fromMillis: arrival.wallNanos / 1_000_000)) \(arrival.device) \(arrival.kind.rawValue) "
                 + String(decoding: arrival.payload, as: UTF8.self))
         }
@@ -118,10 +135,47 @@ struct PlayclockSim: AsyncParsableCommand {
                     }
                 }
             }
-            if !ids.isEmpty {
+            if connections == nil, ids.count > Self.agentsPerProcess {
+                group.addTask { await self.fanOut(ids) }
+            } else if !ids.isEmpty {
                 group.addTask { await fleet.run() }
                 group.addTask { await Self.listenForFaults(fleet: fleet, broker: broker, username: username, password: password, logger: logger) }
             }
+        }
+    }
+
+    static let agentsPerProcess = 250
+
+    /// Runs the agents in child processes of `agentsPerProcess` each (same options), until
+    /// cancelled or a child ends; their output goes straight to this process's stdout.
+    func fanOut(_ ids: [StationID]) async {
+        var children: [Process] = []
+        defer {
+            for c in children where c.isRunning { kill(c.processIdentifier, SIGKILL) }
+        }
+        let me = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+        for start in stride(from: 0, to: ids.count, by: Self.agentsPerProcess) {
+            let slice = ids[start..<min(ids.count, start + Self.agentsPerProcess)]
+            var arguments = [
+                "--child", "--broker", broker, "--topic-root", topicRoot, "--heartbeat-interval", String(heartbeatInterval),
+                "--jitter", String(jitter), "--stations", slice.map(\.value).joined(separator: ","),
+            ]
+            if let username { arguments += ["--username", username] }
+            if let password { arguments += ["--password", password] }
+            if let record { arguments += ["--record", record] }
+            let process = Process()
+            process.executableURL = me
+            process.arguments = arguments
+            do {
+                try process.run()
+                children.append(process)
+            } catch {
+                FileHandle.standardError.write(Data("playclock-sim: cannot start a child simulator: \(error)\n".utf8))
+                return
+            }
+        }
+        while !Task.isCancelled, children.allSatisfy(\.isRunning) {
+            try? await Task.sleep(for: .milliseconds(200))
         }
     }
 
@@ -149,6 +203,23 @@ struct PlayclockSim: AsyncParsableCommand {
             fleet.drop([station], for: .milliseconds(Int64(seconds * 1000)))
         }
     }
+}
+
+/// Appends arrivals to a CSV file, one whole line per write (O_APPEND: child simulators share it).
+final class RecordFile: Sendable {
+    private let fd: Int32
+
+    init(path: String) throws {
+        fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw ValidationError("cannot open --record file \(path)") }
+    }
+
+    func append(_ a: Arrival) {
+        let line = "\(a.wallNanos),\(a.device),\(a.kind.rawValue),\(a.session ?? ""),\(a.reason ?? "")\n"
+        _ = line.utf8CString.withUnsafeBufferPointer { write(fd, $0.baseAddress, $0.count - 1) }
+    }
+
+    deinit { close(fd) }
 }
 
 /// Serialises whole lines on stdout across agents.
