@@ -103,7 +103,6 @@ struct PlayclockBench: AsyncParsableCommand {
             recoverySessions: recoverySessions ?? (quick ? 60 : 10_000),
             soakSeconds: soakSeconds ?? (quick ? 10 : 120),
             soakStations: soakStations ?? (quick ? 30 : 200),
-            quick: quick,
             heartbeatSeconds: heartbeatInterval, quick: quick)
         let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
         let text = try await runner.runAll(command: CommandLine.arguments.joined(separator: " "))
