@@ -6,11 +6,19 @@
 public struct HubCore: Sendable {
     public let topics: TopicScheme
     public let policy: HubPolicy
-    private var entries: [StationID: Entry] = [:]
+    private var entries: StationTable
     private var lastEventID: Int64
     /// Plug status topic -> stations bound to that plug (a multi-relay strip serves several).
     private var plugIndex: [String: [StationID]] = [:]
     private var lastRPCID: Int64 = 0
+    /// What `rollbackChange` restores besides the journaled entries; nil when no change is open.
+    private var checkpoint: Checkpoint?
+
+    private struct Checkpoint: Sendable {
+        var lastEventID: Int64
+        var lastRPCID: Int64
+        var plugIndex: [String: [StationID]]
+    }
 
     /// Per-station live state: configuration, session, presence and scheduling.
     struct Entry: Sendable {
@@ -34,6 +42,7 @@ public struct HubCore: Sendable {
         self.topics = topics
         self.policy = policy
         self.lastEventID = lastEventID
+        self.entries = StationTable(policy: policy)
         for station in stations {
             entries[station.id] = Entry(station: station, online: station.kind.expectsAgent ? false : nil)
         }
@@ -48,7 +57,8 @@ public struct HubCore: Sendable {
 
     // MARK: - Queries
 
-    public var stationIDs: [StationID] { entries.keys.sorted() }
+    /// Sorted: O(n log n), for start-up, resync and listings only.
+    public var stationIDs: [StationID] { entries.sortedIDs }
 
     public func session(at station: StationID) -> SessionRecord? { entries[station]?.session }
 
@@ -60,6 +70,44 @@ public struct HubCore: Sendable {
 
     public func status(of id: StationID, now: Timestamp) -> String? {
         entries[id].map { status($0, now: now) }
+    }
+
+    // MARK: - Changes
+
+    /// Opens a change that `rollbackChange` can undo.
+    ///
+    /// The runtime applies an event to the core before the store has accepted its writes, and
+    /// must put the core back if the store refuses. Keeping a copy of the whole core for that
+    /// would copy every station on the first write after it; instead the first write to each
+    /// station records what it replaced, so a change costs what it touches. The counters and the
+    /// plug index are saved whole: they are small or (the plug index) only rebuilt on station edits.
+    ///
+    /// Changes do not nest. Outside a change nothing is recorded.
+    public mutating func beginChange() {
+        precondition(checkpoint == nil, "beginChange while a change is open")
+        checkpoint = Checkpoint(lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex)
+        entries.beginJournal()
+    }
+
+    /// Keeps everything done since `beginChange`.
+    public mutating func commitChange() {
+        precondition(checkpoint != nil, "commitChange without beginChange")
+        checkpoint = nil
+        entries.endJournal()
+    }
+
+    /// Puts every station, its deadline, the event and RPC counters and the plug index back as
+    /// they were at `beginChange`.
+    ///
+    /// Calling it with no change open is a programming error and stops the process: there would be
+    /// nothing to restore, and carrying on would leave the core ahead of the store it must match.
+    public mutating func rollbackChange() {
+        guard let saved = checkpoint else { preconditionFailure("rollbackChange without beginChange") }
+        checkpoint = nil
+        entries.rollBackJournal()
+        lastEventID = saved.lastEventID
+        lastRPCID = saved.lastRPCID
+        plugIndex = saved.plugIndex
     }
 
     // MARK: - Recovery and resync
@@ -123,41 +171,47 @@ public struct HubCore: Sendable {
     // MARK: - Time
 
     /// The next monotonic instant at which `tick` has something to do, if any.
-    public func nextDeadline() -> Int64? {
+    public func nextDeadline() -> Int64? { entries.earliestDeadline }
+
+    /// The earliest moment anything about the station needs the hub's attention. Kept up to date
+    /// by `StationTable` on every write, so it is computed once per change of the entry, never
+    /// per tick; it builds no array of candidates, because every heartbeat computes it too.
+    fileprivate static func deadline(of entry: Entry, policy: HubPolicy) -> Int64? {
         var best: Int64?
-        for entry in entries.values {
-            if let d = deadline(of: entry), best.map({ d < $0 }) ?? true { best = d }
+        func consider(_ candidate: Int64?) {
+            guard let candidate else { return }
+            if best.map({ candidate < $0 }) ?? true { best = candidate }
+        }
+        if let session = entry.session, !session.paused {
+            let left = session.grantedMillis - session.usedMillisAtAnchor
+            consider(session.anchor.monoNanos + left * 1_000_000)
+            for t in policy.warnThresholdsSeconds where !session.warnedThresholds.contains(t) {
+                consider(session.anchor.monoNanos + (left - t * 1000) * 1_000_000)
+            }
+            consider(entry.nextCountdownMonoNanos)
+        }
+        if entry.online == true, let seen = entry.lastSeenMonoNanos {
+            consider(seen + policy.offlineAfterNanos)
+        }
+        consider(entry.expiredUntilMonoNanos)
+        if entry.station.plug != nil {
+            consider(entry.plug.retryAtMonoNanos)
+            consider(entry.plug.offAtMonoNanos)
         }
         return best
     }
 
-    private func deadline(of entry: Entry) -> Int64? {
-        var candidates: [Int64] = []
-        if let session = entry.session, !session.paused {
-            let left = session.grantedMillis - session.usedMillisAtAnchor
-            candidates.append(session.anchor.monoNanos + left * 1_000_000)
-            for t in policy.warnThresholdsSeconds where !session.warnedThresholds.contains(t) {
-                candidates.append(session.anchor.monoNanos + (left - t * 1000) * 1_000_000)
-            }
-            if let c = entry.nextCountdownMonoNanos { candidates.append(c) }
-        }
-        if entry.online == true, let seen = entry.lastSeenMonoNanos {
-            candidates.append(seen + policy.offlineAfterNanos)
-        }
-        if let until = entry.expiredUntilMonoNanos { candidates.append(until) }
-        if entry.station.plug != nil {
-            if let retry = entry.plug.retryAtMonoNanos { candidates.append(retry) }
-            if let off = entry.plug.offAtMonoNanos { candidates.append(off) }
-        }
-        return candidates.min()
-    }
-
     /// Fires everything due at `now`: expiries, warnings, countdowns, presence timeouts.
+    ///
+    /// Only the due stations are visited, in order of (deadline, station id) so that the actions
+    /// of one tick come out the same way every time. Each fires once: a station whose next
+    /// deadline is still not after `now` waits for the next tick, which the runtime schedules at
+    /// once, so a deadline that does not move can never keep one tick busy forever.
     public mutating func tick(now: Timestamp) -> [HubAction] {
         var actions: [HubAction] = []
-        for id in stationIDs {
-            guard let entry = entries[id], let d = deadline(of: entry), d <= now.monoNanos else { continue }
+        for id in entries.removeDue(through: now.monoNanos) {
             actions += fire(id, now: now)
+            entries.reindex(id)
         }
         return actions
     }
@@ -566,7 +620,7 @@ public struct HubCore: Sendable {
 
     private mutating func rebuildPlugIndex() {
         var index: [String: [StationID]] = [:]
-        for (id, entry) in entries {
+        for (id, entry) in entries.byID {
             guard let binding = entry.station.plug else { continue }
             for topic in binding.statusTopics(rpcSource: rpcSource) { index[topic, default: []].append(id) }
         }
@@ -850,5 +904,91 @@ public struct HubCore: Sendable {
     public static func eventJSON(_ e: HubEvent) -> JSONValue {
         ["id": .int(e.id), "type": .string(e.type), "at": .string(ISO8601.string(fromMillis: e.atWallMillis)),
          "station": JSONValue(e.station?.value), "session": JSONValue(e.session), "data": e.data]
+    }
+}
+
+// MARK: - Checks for tests
+
+extension HubCore {
+    /// The earliest deadline found by computing every station's deadline afresh: the reference
+    /// the deadline index is checked against.
+    func scannedNextDeadline() -> Int64? {
+        entries.byID.values.compactMap { Self.deadline(of: $0, policy: policy) }.min()
+    }
+
+    /// The station's deadline computed afresh from its entry.
+    func scannedDeadline(of id: StationID) -> Int64? {
+        entries[id].flatMap { Self.deadline(of: $0, policy: policy) }
+    }
+
+    /// The deadline the index holds for a station.
+    func indexedDeadline(of id: StationID) -> Int64? { entries.indexedDeadline(of: id) }
+
+    /// Whether every station's indexed deadline equals its deadline computed afresh, and the
+    /// index holds nothing for stations that do not exist.
+    func deadlineIndexIsConsistent() -> Bool { entries.indexIsConsistent }
+
+    /// Items in the deadline heap, live or outdated.
+    var deadlineHeapCount: Int { entries.heapCount }
+}
+
+// MARK: - Station table
+
+extension HubCore {
+    /// The stations' entries, with the two things every write must keep in step: the deadline
+    /// index (so the timer never scans every station) and, while a change is open, the undo
+    /// journal (so undoing a change never needs a copy of every station).
+    ///
+    /// Every write goes through the subscript, which is what makes both impossible to forget.
+    fileprivate struct StationTable: Sendable {
+        let policy: HubPolicy
+        private(set) var byID: [StationID: Entry] = [:]
+        private var queue = DeadlineQueue()
+        /// Station -> its entry before the open change first wrote it (nil inside: it did not
+        /// exist). nil when no change is open.
+        private var journal: [StationID: Entry?]?
+
+        init(policy: HubPolicy) { self.policy = policy }
+
+        subscript(id: StationID) -> Entry? {
+            get { byID[id] }
+            set {
+                if journal != nil, journal?.index(forKey: id) == nil {
+                    journal?.updateValue(byID[id], forKey: id)
+                }
+                byID[id] = newValue
+                queue.set(newValue.flatMap { HubCore.deadline(of: $0, policy: policy) }, for: id)
+            }
+        }
+
+        var sortedIDs: [StationID] { byID.keys.sorted() }
+
+        var earliestDeadline: Int64? { queue.earliest }
+
+        func indexedDeadline(of id: StationID) -> Int64? { queue.deadline(of: id) }
+
+        var heapCount: Int { queue.heapCount }
+
+        var indexIsConsistent: Bool {
+            queue.deadlines.keys.allSatisfy { byID[$0] != nil }
+                && byID.allSatisfy { queue.deadline(of: $0.key) == HubCore.deadline(of: $0.value, policy: policy) }
+        }
+
+        /// Takes the due stations out of the index; `reindex` each once it has been fired.
+        mutating func removeDue(through now: Int64) -> [StationID] { queue.removeDue(through: now) }
+
+        mutating func reindex(_ id: StationID) {
+            queue.set(byID[id].flatMap { HubCore.deadline(of: $0, policy: policy) }, for: id)
+        }
+
+        mutating func beginJournal() { journal = [:] }
+
+        mutating func endJournal() { journal = nil }
+
+        mutating func rollBackJournal() {
+            guard let undo = journal else { return }
+            journal = nil
+            for (id, previous) in undo { self[id] = previous }
+        }
     }
 }

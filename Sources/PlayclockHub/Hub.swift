@@ -70,15 +70,16 @@ public actor Hub {
     public func start() throws {
         let now = clock.now()
         let lastAlive = try store.lastAlive()
-        let saved = core
+        core.beginChange()
         let actions = core.recover(lastAlive: lastAlive, now: now)
         do {
             try execute(actions)
             try store.recordAlive(now)
         } catch {
-            core = saved
+            core.rollbackChange()
             throw error
         }
+        core.commitChange()
         let topics = core.topics
         publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce)
         publisher.subscribe(topics.agentFilter, qos: .atLeastOnce)
@@ -135,16 +136,19 @@ public actor Hub {
         case .userRequest(let user, let verb):
             handleRequest(verb: verb, user: user, message: message, now: now)
         case nil:
-            let saved = core
+            core.beginChange()
             guard let actions = core.plugMessage(topic: message.topic, payload: message.payload, now: now) else {
+                // No plug is bound to the topic: nothing was changed.
+                core.commitChange()
                 logger.debug("ignored message on unexpected topic", metadata: ["mqtt.topic": "\(message.topic)"])
                 return
             }
             do {
                 try execute(actions)
+                core.commitChange()
                 if !actions.isEmpty { reschedule() }
             } catch {
-                core = saved
+                core.rollbackChange()
                 logger.error("store write failed", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
             }
         }
@@ -162,20 +166,22 @@ public actor Hub {
     private func apply(
         station: String, topic: String, now: Timestamp, _ body: (inout HubCore) throws -> [HubAction]
     ) {
-        let saved = core
+        core.beginChange()
         do {
             let actions = try body(&core)
             try execute(actions)
+            core.commitChange()
             // A heartbeat that changes nothing only moves its own offline deadline later, which
-            // can never make the scheduled timer late: skip the O(stations) recomputation.
+            // can never make the scheduled timer late (at worst it fires once with nothing due):
+            // skip replacing the timer task on every heartbeat.
             if !actions.isEmpty { reschedule() }
         } catch let error as CommandError {
-            core = saved
+            core.rollbackChange()
             logger.debug("ignored station message", metadata: [
                 "station.id": "\(station)", "mqtt.topic": "\(topic)", "error.code": "\(error.code)",
             ])
         } catch {
-            core = saved
+            core.rollbackChange()
             logger.error("store write failed", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
         }
     }
@@ -203,15 +209,16 @@ public actor Hub {
             try? execute(core.rejected(verb: verb, error: failure.error, now: now, actor: user))
         case .success(let request):
             transaction = request.transaction
-            let saved = core
+            core.beginChange()
             let outcome = core.handle(
                 request.command, verb: verb, newSessionID: UUID().uuidString.lowercased(), now: now, actor: user)
             do {
                 try execute(outcome.actions)
+                core.commitChange()
                 result = outcome.result
                 syncPlugSubscriptions()
             } catch {
-                core = saved
+                core.rollbackChange()
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
                 result = .failure(CommandError("storage_failed", "the hub could not store the change; nothing was changed"))
             }
@@ -250,7 +257,7 @@ public actor Hub {
     // MARK: - Executing actions
 
     /// Store writes of one step in one transaction, then every publish. Throws (having published
-    /// nothing) when the store refuses; the caller restores the core.
+    /// nothing) when the store refuses; the caller rolls the core's change back.
     private func execute(_ actions: [HubAction]) throws {
         let writes = actions.filter(\.isStoreWrite)
         if !writes.isEmpty { try store.apply(writes) }
@@ -293,13 +300,14 @@ public actor Hub {
 
     private func timerFired() {
         timerDeadline = nil
-        let saved = core
+        core.beginChange()
         do {
             try execute(core.tick(now: clock.now()))
+            core.commitChange()
             reschedule()
         } catch {
             // Nothing was published; keep the previous state and try again shortly.
-            core = saved
+            core.rollbackChange()
             logger.error("store write failed on timer; retrying", metadata: ["error": "\(error)"])
             timer = Task { [weak self] in
                 try? await Task.sleep(for: .milliseconds(500))

@@ -116,6 +116,30 @@ final class RecordingPublisher: MessageTransport {
         #expect(events.last?.data["code"] == "invalid_duration")
     }
 
+    @Test func aRefusedStoreWriteRollsTheCoreBackAndPublishesNothing() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try makeHub(publisher)
+        try await hub.start()
+        // Another writer takes the next event id: the hub's own insert of it will be refused.
+        let next = try HubStore(path: db.path).lastEventID() + 1
+        try HubStore(path: db.path).apply([
+            .saveEvent(HubEvent(id: next, type: "test.blocker", atWallMillis: 0, station: nil, session: nil, data: [:])),
+        ])
+
+        for attempt in 1...2 {
+            await hub.receive(request("session/start", ["station": "PC-01", "minutes": 30, "transaction": .int(Int64(attempt))]))
+            let response = try #require(publisher.messages.last { $0.topic == "playclock/hub/response/session/start" })
+            // The second attempt fails the same way only because the rollback gave the event
+            // counter back: a core that kept it would have moved past the blocked id.
+            #expect(response.json?["transaction"] == .int(Int64(attempt)))
+            #expect(response.json?["error"]?["code"] == "storage_failed")
+            #expect(response.runningSessionsInDatabase == 0)
+        }
+        #expect(await hub.state(of: StationID("PC-01")!)?["session"] == .null)
+        #expect(!publisher.messages.contains { $0.topic == "playclock/stations/PC-01/control" })
+        await hub.shutdown()
+    }
+
     @Test func retainedRequestsAndHeartbeatsAreNeverActedOn() async throws {
         let publisher = RecordingPublisher(databasePath: db.path)
         let hub = try makeHub(publisher)
