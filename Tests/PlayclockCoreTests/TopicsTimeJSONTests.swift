@@ -1,4 +1,5 @@
 @testable import PlayclockCore
+import Foundation
 import Testing
 
 @Suite("TopicScheme")
@@ -207,6 +208,55 @@ struct ValueTests {
         #expect(String(decoding: bytes, as: UTF8.self) == #"{"a":"x/y","b":1,"c":[true,null]}"#)
         let round = try JSONCoding.decode(bytes)
         #expect(round == ["b": 1, "a": "x/y", "c": [true, .null]])
+    }
+
+    /// The hand-written encoder must write what Foundation's JSONEncoder (sorted keys, slashes
+    /// unescaped) writes for everything the hub sends, and every output must read back the same.
+    @Test func jsonEncodingMatchesFoundationAndRoundTrips() throws {
+        var generator = SeededGenerator(seed: 42)
+        func value(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .int(Int64.random(in: -1_000_000_000_000...1_000_000_000_000, using: &generator))
+            case 3:
+                let choices: [Double] = [0, 1, -2, 12.5, 0.1, 1234.5678, 1e-7, 3.0e14, Double.random(in: -1e6...1e6, using: &generator)]
+                return .double(choices.randomElement(using: &generator)!)
+            case 4:
+                let pieces = ["PC-01", "a/b", "quote\"", "back\\slash", "line\nbreak", "tab\t", "\u{1}ctl", "é ü 漢字 🎮", "+#", ""]
+                return .string(pieces.randomElement(using: &generator)!)
+            case 5: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in value(depth + 1) })
+            default:
+                var fields: [String: JSONValue] = [:]
+                for _ in 0..<Int.random(in: 0...5, using: &generator) {
+                    fields[["ends_at", "station", "a", "B", "z_1", "remaining_s", "é"].randomElement(using: &generator)!] = value(depth + 1)
+                }
+                return .object(fields)
+            }
+        }
+        let foundation = JSONEncoder()
+        foundation.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for _ in 0..<2000 {
+            let v = value(0)
+            let ours = JSONCoding.encode(v)
+            let theirs = Array(try foundation.encode(v))
+            #expect(try JSONCoding.decode(ours) == JSONCoding.decode(theirs), "\(String(decoding: ours, as: UTF8.self))")
+            if case .double = v {} else if !containsFraction(v) {
+                #expect(ours == theirs, "\(String(decoding: ours, as: UTF8.self)) vs \(String(decoding: theirs, as: UTF8.self))")
+            }
+        }
+        #expect(String(decoding: JSONCoding.encode(["w": .double(12.5), "n": .double(3)]), as: UTF8.self) == #"{"n":3,"w":12.5}"#)
+        #expect(String(decoding: JSONCoding.encode(.double(.nan)), as: UTF8.self) == "null")
+    }
+
+    /// Fractional doubles may be spelled differently (1e-07 vs 1e-7) while meaning the same number.
+    private func containsFraction(_ v: JSONValue) -> Bool {
+        switch v {
+        case .double(let d): return d.rounded() != d || abs(d) >= 1e15
+        case .array(let items): return items.contains(where: containsFraction)
+        case .object(let fields): return fields.values.contains(where: containsFraction)
+        default: return false
+        }
     }
 
     @Test func jsonMalformedThrows() {
