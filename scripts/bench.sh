@@ -2,7 +2,7 @@
 # The benchmark, end to end: installs what it needs, builds release, runs playclock-bench at venue
 # scale (a private mosquitto, the release playclockd, simulated agents and plugs), plots the
 # latency distributions and rewrites BENCHMARKS.md with the table, this machine and the command.
-#   scripts/bench.sh                # the full run (about 15 minutes on 2 cores)
+#   scripts/bench.sh                # the full run (about 7 minutes on 2 cores, after the build)
 #   scripts/bench.sh --quick        # every phase at small N, in about a minute
 # Any argument is passed to playclock-bench (see `.build/release/playclock-bench --help`).
 set -euo pipefail
