@@ -52,11 +52,11 @@ public enum JSONCoding {
             out.append(UInt8(ascii: "]"))
         case .object(let fields):
             out.append(UInt8(ascii: "{"))
-            for (i, key) in fields.keys.sorted().enumerated() {
+            for (i, field) in fields.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out.append(UInt8(ascii: ",")) }
-                writeString(key, to: &out)
+                writeString(field.key, to: &out)
                 out.append(UInt8(ascii: ":"))
-                write(fields[key]!, to: &out)
+                write(field.value, to: &out)
             }
             out.append(UInt8(ascii: "}"))
         }

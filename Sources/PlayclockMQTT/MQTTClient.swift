@@ -294,7 +294,10 @@ private final class Core: Sendable {
     /// Runs the connection until it drops, or until stop is requested and the DISCONNECT has been written.
     private func serviceConnection(_ mosq: OpaquePointer) {
         var disconnectDeadline: ContinuousClock.Instant?
-        while mosquitto_loop(mosq, 50, 1) == MOSQ_ERR_SUCCESS.rawValue {
+        var rc = MOSQ_ERR_SUCCESS.rawValue
+        while true {
+            rc = mosquitto_loop(mosq, 50, 1)
+            guard rc == MOSQ_ERR_SUCCESS.rawValue else { break }
             guard stopRequested else { continue }
             if let disconnectDeadline {
                 if ContinuousClock.now > disconnectDeadline { break }
@@ -303,6 +306,12 @@ private final class Core: Sendable {
                 mosquitto_disconnect(mosq)
                 disconnectDeadline = .now + .seconds(1)
             }
+        }
+        if rc == MOSQ_ERR_INVAL.rawValue {
+            // libmosquitto's loop uses select(): it refuses a socket numbered 1024 or above
+            // (FD_SETSIZE), which would otherwise look like an endless, silent reconnect.
+            logger.error("mqtt loop refused the connection's socket (descriptor above select's limit)", metadata: metadata.merging(
+                ["mqtt.socket": "\(mosquitto_socket(mosq))"]) { $1 })
         }
         markDisconnected(reason: stopRequested ? "client stopped" : "connection lost")
     }

@@ -134,9 +134,6 @@ public final class AgentFleet: Sendable {
         }
     }
 
-    /// How many connections are up right now.
-    public var connectedCount: Int { connections.filter(\.client.isConnected).count }
-
     /// The agent's lock state as it would report it (nil for an unknown station).
     public func isLocked(_ station: StationID) -> Bool? {
         stationHome[station].flatMap { connections[$0].isLocked(station) }
@@ -162,13 +159,15 @@ public final class AgentFleet: Sendable {
     }
 
     /// Publishes `count` malformed payloads spread over the stations' heartbeat and agent topics
-    /// and the hub's request topic: broken JSON, wrong types, oversize and binary junk.
+    /// and the hub's request topic: broken JSON, wrong types, oversize, binary junk and empty.
     public func publishMalformed(count: Int) {
         guard let connection = connections.first else { return }
         let topics = configuration.topics
         let junk: [[UInt8]] = [
             Array("{not json".utf8), Array("[1,2,3]".utf8), Array("{\"seq\":\"x\",\"locked\":\"maybe\"}".utf8),
-            [0xff, 0xfe, 0x00, 0x01], Array(repeating: UInt8(ascii: "{"), count: 70_000), [],
+            // Over the hub's default 16 KiB request limit, under the brokers' 64 KiB packet limit
+            // (a larger one would get the simulator's own connection dropped).
+            [0xff, 0xfe, 0x00, 0x01], Array(repeating: UInt8(ascii: "{"), count: 20_000), [],
         ]
         for i in 0..<count {
             let payload = junk[i % junk.count]
@@ -315,11 +314,9 @@ private final class Connection: Sendable {
 
     private func receive(_ message: MQTTMessage) {
         if let station = controlStation[message.topic] {
-            let accepted = state.withLock { s -> Bool in
-                guard let i = s.agentIndex[station], !s.agents[i].away else { return false }
-                return true
-            }
-            guard accepted, let control = try? JSONCoding.decode(message.payload) else { return }
+            // An agent that dropped off misses what is sent meanwhile.
+            let away = state.withLock { s in s.agentIndex[station].map { s.agents[$0].away } ?? true }
+            guard !away, let control = try? JSONCoding.decode(message.payload) else { return }
             let action = control["action"]?.stringValue ?? ""
             let kind = Arrival.Kind(rawValue: action) ?? .control
             if kind == .lock || kind == .unlock {

@@ -5,20 +5,18 @@ import PlayclockMQTT
 import PlayclockSim
 import Synchronization
 
-/// Everything the simulated devices saw, indexed for the measurements.
+/// Everything the simulated devices saw, per device. The recovery phase polls it every 20 ms
+/// while the hub is being measured, so a lookup reads one device's arrivals, not every arrival.
 final class ArrivalLog: Sendable {
-    private let arrivals = Mutex<[Arrival]>([])
+    private let arrivals = Mutex<[String: [Arrival]]>([:])
 
-    func record(_ arrival: Arrival) { arrivals.withLock { $0.append(arrival) } }
+    func record(_ arrival: Arrival) { arrivals.withLock { $0[arrival.device, default: []].append(arrival) } }
 
-    func snapshot() -> [Arrival] { arrivals.withLock { $0 } }
-
-    func clear() { arrivals.withLock { $0.removeAll(keepingCapacity: true) } }
-
-    /// The first arrival of `kind` for `device` at or after `since`.
+    /// The first arrival of `kind` for `device` at or after `since` (each device's arrivals come
+    /// in receive order: one connection, or one simulator process, per device).
     func first(_ kind: Arrival.Kind, device: String, since: Int64, session: String? = nil) -> Arrival? {
-        arrivals.withLock { list in
-            list.first { $0.kind == kind && $0.device == device && $0.wallNanos >= since && (session == nil || $0.session == session) }
+        arrivals.withLock { byDevice in
+            byDevice[device]?.first { $0.kind == kind && $0.wallNanos >= since && (session == nil || $0.session == session) }
         }
     }
 }
@@ -149,7 +147,7 @@ final class Probe: Sendable {
     func brokerRoundTrips(count: Int, pace: Duration) async -> [Double] {
         var sent: [Int64: Int64] = [:]
         for i in 0..<count {
-            let n = Int64(i) + 1_000_000 * Int64.random(in: 1...1000)
+            let n = Int64(i)
             sent[n] = wallClockNanos()
             echoClient.publish(echoTopic, payload: Array(String(n).utf8), qos: .atLeastOnce)
             try? await Task.sleep(for: pace)

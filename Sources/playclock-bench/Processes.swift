@@ -8,10 +8,8 @@ struct BenchError: Error, CustomStringConvertible {
 /// A child process that is always SIGKILLed and reaped: the bench never leaves one running.
 final class Child: @unchecked Sendable {
     let process = Process()
-    let name: String
 
     init(_ executable: String, _ arguments: [String], log: URL, environment: [String: String]? = nil) throws {
-        name = URL(fileURLWithPath: executable).lastPathComponent
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
@@ -154,7 +152,8 @@ final class HubProcess {
     var pid: Int32? { child.flatMap { $0.isRunning ? $0.pid : nil } }
 }
 
-/// The hub's config file and venue file for `stations` PCs and `consoles` plug-switched consoles.
+/// Writes the hub's venue file (the PCs, and consoles switched by Tasmota plugs) and its config
+/// file; returns the config file.
 func writeHubFiles(
     directory: URL, broker: String, pcs: [String], consoles: [(station: String, plug: String)], heartbeatSeconds: Int
 ) throws -> URL {

@@ -32,7 +32,7 @@ final class Runner {
         FileHandle.standardError.write(Data("[\(ISO8601.string(fromMillis: wallClockNanos() / 1_000_000))] \(text)\n".utf8))
     }
 
-    func runAll(command: String) async throws -> String {
+    func runAll() async throws -> String {
         let expiryScale = plan.scales.first { $0 >= plan.expirySessions } ?? plan.scales.last!
         let recoveryScale = plan.scales.first { $0 >= plan.recoverySessions } ?? plan.scales.last!
         for n in plan.scales {
@@ -98,8 +98,9 @@ final class Runner {
         guard let cpu1 = ProcessStats.cpuSeconds(pid: pid) else { throw BenchError("hub died during the steady window") }
         let cpuPerSecond = (cpu1 - cpu0) / (Double(wallClockNanos() - wall0) / 1e9)
 
-        let stops = transactions.map { (verb: "session/stop", fields: ["station": JSONValue.string($0.1)]) }
-        _ = await venue.send(stops, window: 64, timeout: .seconds(60))
+        _ = await venue.send(count: transactions.count, window: 64, timeout: .seconds(60)) { i in
+            ("session/stop", ["station": .string(transactions[i].1)])
+        }
 
         let unlockSummary = Summary(unlockMs)
         let responseSummary = Summary(responseMs)
@@ -137,24 +138,15 @@ final class Runner {
         // in the second after it.
         let lead = Int64((plan.quick ? 4_000 : 8_000) + stations.count * 6)
         let target = wallClockNanos() / 1_000_000 + lead
-        var transactions: [(String, String)] = []
-        var outstanding: [String] = []
         // Few requests in flight, so each is applied within milliseconds of being sent and its
-        // whole-second duration still lands the end next to `target`.
-        for station in stations {
-            while outstanding.count >= 8 {
-                try await Task.sleep(for: .milliseconds(2))
-                outstanding.removeAll { venue.probe.response($0) != nil }
-            }
+        // whole-second duration, computed as it is sent, still lands the end next to `target`.
+        let transactions = await venue.send(count: stations.count, window: 8, timeout: .seconds(60)) { i in
             let seconds = max(1, (target - wallClockNanos() / 1_000_000 + 999) / 1000)
-            let t = venue.probe.request("session/start", ["station": .string(station), "seconds": .int(seconds)])
-            transactions.append((t, station))
-            outstanding.append(t)
+            return ("session/start", ["station": .string(stations[i]), "seconds": .int(seconds)])
         }
-        _ = await venue.probe.waitForResponses(transactions.map(\.0), timeout: .seconds(60))
         let startedBy = wallClockNanos() / 1_000_000
         var ends: [(station: String, session: String, endsAt: Int64)] = []
-        for (t, station) in transactions {
+        for (t, station) in zip(transactions, stations) {
             if let r = venue.probe.response(t), r.ok, let id = r.sessionID, let end = r.endsAtMillis { ends.append((station, id, end)) }
         }
         let latestEnd = ends.map(\.endsAt).max() ?? target
@@ -216,10 +208,12 @@ final class Runner {
         let short = Array(stations.suffix(shortCount))
         progress("recovery: starting \(count) sessions (\(shortCount) short)")
         let began = wallClockNanos()
-        let longTransactions = await venue.send(
-            long.map { (verb: "session/start", fields: ["station": .string($0), "minutes": 120]) }, window: 64, timeout: .seconds(300))
-        let shortTransactions = await venue.send(
-            short.map { (verb: "session/start", fields: ["station": .string($0), "seconds": 6]) }, window: 64, timeout: .seconds(120))
+        let longTransactions = await venue.send(count: long.count, window: 64, timeout: .seconds(300)) { i in
+            ("session/start", ["station": .string(long[long.startIndex + i]), "minutes": 120])
+        }
+        let shortTransactions = await venue.send(count: short.count, window: 64, timeout: .seconds(120)) { i in
+            ("session/start", ["station": .string(short[i]), "seconds": 6])
+        }
         let startSeconds = Double(wallClockNanos() - began) / 1e9
         let okCount = (longTransactions + shortTransactions).filter { venue.probe.response($0)?.ok == true }.count
         var overdue: [(station: String, session: String, endsAt: Int64)] = []

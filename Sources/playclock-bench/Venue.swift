@@ -53,7 +53,7 @@ final class Venue {
         if devices <= Self.inProcessDevices {
             // One connection per device, in this process.
             fleetConfig.stations = pcs.compactMap(StationID.init)
-            mode = "1 connection per device"
+            fleetMode = "1 connection per device"
         } else if devices <= 1100 {
             // One connection per device: PCs in playclock-sim processes (250 agents each), which
             // record arrivals to a file this process tails; plugs here.
@@ -67,12 +67,12 @@ final class Venue {
                 log: directory.appendingPathComponent("playclock-sim.log"))
             let arrivals = self.arrivals
             tasks.append(Task { await tail(record, into: arrivals) })
-            mode = "1 connection per device (playclock-sim processes)"
+            fleetMode = "1 connection per device (playclock-sim processes)"
         } else {
             // Many stations per connection (about 500 devices each).
             fleetConfig.stations = pcs.compactMap(StationID.init)
             fleetConfig.connections = max(2, devices / 500)
-            mode = "multiplexed over \(fleetConfig.connections!) connections"
+            fleetMode = "multiplexed over \(fleetConfig.connections!) connections"
         }
         fleetConfig.eventBufferSize = fleetConfig.connections == nil ? 4096 : 1 << 20
         let arrivals = self.arrivals
@@ -84,10 +84,10 @@ final class Venue {
 
     /// Devices simulated with one connection each inside the bench process (three descriptors each).
     static let inProcessDevices = 250
-    private(set) var mode = ""
+    /// How the devices are simulated, for the report.
+    private(set) var fleetMode = ""
     private var simulator: Child?
 
-    var fleetMode: String { mode }
 
     /// Waits until the hub is online and every PC shows online in its retained state.
     func waitUntilReady(timeout: Duration) async throws {
@@ -109,16 +109,20 @@ final class Venue {
 
     deinit { close() }
 
-    /// Sends requests with at most `window` awaiting an answer; returns the transactions in order.
-    func send(_ requests: [(verb: String, fields: [String: JSONValue])], window: Int, timeout: Duration) async -> [String] {
+    /// Sends `count` requests, each built by `request(i)` just before it goes out, with at most
+    /// `window` awaiting an answer; waits for the answers and returns the transactions in order.
+    func send(
+        count: Int, window: Int, timeout: Duration, _ request: (Int) -> (verb: String, fields: [String: JSONValue])
+    ) async -> [String] {
         var transactions: [String] = []
         var outstanding: [String] = []
-        for request in requests {
+        for i in 0..<count {
             while outstanding.count >= window {
                 try? await Task.sleep(for: .milliseconds(2))
                 outstanding.removeAll { probe.response($0) != nil }
             }
-            let t = probe.request(request.verb, request.fields)
+            let (verb, fields) = request(i)
+            let t = probe.request(verb, fields)
             transactions.append(t)
             outstanding.append(t)
         }

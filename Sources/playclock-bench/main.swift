@@ -105,7 +105,7 @@ struct PlayclockBench: AsyncParsableCommand {
             soakStations: soakStations ?? (quick ? 30 : 200),
             heartbeatSeconds: heartbeatInterval, quick: quick)
         let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
-        let text = try await runner.runAll(command: CommandLine.arguments.joined(separator: " "))
+        let text = try await runner.runAll()
         print(text)
         if let report {
             try text.write(toFile: report, atomically: true, encoding: .utf8)

@@ -46,7 +46,7 @@ struct PlayclockSim: AsyncParsableCommand {
     var topicRoot: String = "playclock"
     @Option(name: .long, help: "Comma-separated station ids to simulate, e.g. PC-01,PC-02.")
     var stations: String?
-    @Option(name: .long, help: "Simulate this many PCs named <prefix>01, <prefix>02, ... (default 8 when neither --stations nor a plug is given).")
+    @Option(name: .long, help: "Simulate this many PCs named <prefix>01, <prefix>02, ... (zero-padded to the digits of N, at least 2; default 8 when neither --stations nor a plug is given).")
     var pcs: Int?
     @Option(name: .long, help: "Prefix for --pcs (default PC-).")
     var prefix: String = "PC-"
