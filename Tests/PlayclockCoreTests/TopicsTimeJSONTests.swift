@@ -249,6 +249,95 @@ struct ValueTests {
         #expect(String(decoding: JSONCoding.encode(.double(.nan)), as: UTF8.self) == "null")
     }
 
+    /// The hand-written reader agrees with Foundation's JSONDecoder (the reader it replaced) on
+    /// valid documents and on thousands of corrupted ones. It is stricter in two ways: trailing
+    /// commas, and text that Foundation guesses is UTF-16 or UTF-32 from NUL bytes or a byte
+    /// order mark at its start (MQTT payloads here are UTF-8 JSON, RFC 8259 section 8.1).
+    @Test func jsonDecodingAgreesWithFoundation() throws {
+        var generator = SeededGenerator(seed: 7)
+        func value(_ depth: Int) -> JSONValue {
+            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
+            case 0: return .null
+            case 1: return .bool(Bool.random(using: &generator))
+            case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &generator))
+            case 3: return .double([0.5, -12.25, 1e-7, 3.3e200, Double.random(in: -1e9...1e9, using: &generator)].randomElement(using: &generator)!)
+            case 4: return .string(["", "PC-01", "a/b", "q\"q", "b\\s", "n\nl", "\u{1}", "é漢🎮", "\u{7f}"].randomElement(using: &generator)!)
+            case 5: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in value(depth + 1) })
+            default:
+                var fields: [String: JSONValue] = [:]
+                for _ in 0..<Int.random(in: 0...4, using: &generator) {
+                    fields[["seq", "locked", "station", "é", ""].randomElement(using: &generator)!] = value(depth + 1)
+                }
+                return .object(fields)
+            }
+        }
+        let alphabet = Array(#"{}[]",:.-+eE0123456789 \u"tfnrl/"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xFF]
+        var compared = 0
+        for round in 0..<4000 {
+            var text = JSONCoding.encode(value(0))
+            if round % 4 != 0, !text.isEmpty {
+                // Corrupt it: change, insert or delete a byte, or cut it short.
+                for _ in 0..<Int.random(in: 1...3, using: &generator) {
+                    let at = Int.random(in: 0..<max(1, text.count), using: &generator)
+                    switch Int.random(in: 0..<4, using: &generator) {
+                    case 0 where at < text.count: text[at] = alphabet.randomElement(using: &generator)!
+                    case 1: text.insert(alphabet.randomElement(using: &generator)!, at: min(at, text.count))
+                    case 2 where at < text.count: text.remove(at: at)
+                    default: text = Array(text.prefix(at))
+                    }
+                }
+            }
+            let ours = try? JSONCoding.decode(text)
+            let theirs = try? JSONDecoder().decode(JSONValue.self, from: Data(text))
+            let shown = String(decoding: text, as: UTF8.self)
+            if let ours {
+                #expect(theirs.map { sameNumbers($0, ours) } ?? false, "accepted what Foundation reads differently: \(shown)")
+            } else if theirs != nil {
+                let squeezed = text.filter { $0 != 0x20 && $0 != 0x0A && $0 != 0x0D && $0 != 0x09 }
+                let trailingComma = zip(squeezed, squeezed.dropFirst()).contains { $0 == UInt8(ascii: ",") && ($1 == UInt8(ascii: "]") || $1 == UInt8(ascii: "}")) }
+                let otherEncoding = text.prefix(4).contains(0) || text.starts(with: [0xEF, 0xBB, 0xBF])
+                    || text.starts(with: [0xFE, 0xFF]) || text.starts(with: [0xFF, 0xFE])
+                #expect(trailingComma || otherEncoding, "refused what Foundation reads, bytes \(text.map { String($0) }.joined(separator: " "))")
+            }
+            compared += 1
+        }
+        #expect(compared == 4000)
+    }
+
+    /// Equal, except that a number may be an `.int` on one side and a `.double` on the other when
+    /// it is the same double: Foundation truncates some fractions when it reads an integer (it
+    /// reads `-6148870400744930.626` as the integer -6148870400744931); this reader keeps
+    /// non-whole numbers as doubles.
+    private func sameNumbers(_ a: JSONValue, _ b: JSONValue) -> Bool {
+        switch (a, b) {
+        case (.int(let x), .double(let y)), (.double(let y), .int(let x)): return Double(x) == y
+        case (.array(let x), .array(let y)): return x.count == y.count && zip(x, y).allSatisfy { sameNumbers($0, $1) }
+        case (.object(let x), .object(let y)): return x.keys == y.keys && x.allSatisfy { sameNumbers($0.value, y[$0.key]!) }
+        default: return a == b
+        }
+    }
+
+    @Test func jsonDecodingEdgeCases() throws {
+        let cases: [(String, JSONValue?)] = [
+            ("1.0", 1), ("1e2", 100), ("1E2", 100), ("-0", 0), ("-0.0", 0), ("1.5", 1.5), (" 1 ", 1),
+            ("9223372036854775807", .int(Int64.max)), ("9223372036854775808", .double(9.223372036854775808e18)),
+            (#"{"a":1,"a":2}"#, ["a": 1]), (#""\ud83c\udfae""#, "🎮"), (#""\u00e9\/""#, "é/"),
+            ("120e-1", 12), ("-431945259161471764.9", .double(-431945259161471764.9)), ("1e-400", .double(0)), ("0.000", 0),
+            ("-9223372036854775808", .int(Int64.min)), ("1e19", .double(1e19)), ("1e400", nil), ("1e99999999999", nil), ("01", nil), (#""\ud800""#, nil), (#""\udc00""#, nil), ("\"a\tb\"", nil), ("-", nil), ("2.", nil),
+            (".5", nil), ("nul", nil), ("[]x", nil), ("[1,]", nil), (#"{"a":1,}"#, nil), ("", nil), ("  ", nil),
+        ]
+        for (text, expected) in cases {
+            #expect((try? JSONCoding.decode(Array(text.utf8))) == expected, "\(text)")
+        }
+        #expect((try? JSONCoding.decode([0x22, 0xFF, 0x22])) == nil)
+        let deep = { (n: Int) in Array((String(repeating: "[", count: n) + String(repeating: "]", count: n)).utf8) }
+        #expect((try? JSONCoding.decode(deep(512))) != nil)
+        #expect((try? JSONCoding.decode(deep(513))) == nil)
+        // The simulator's oversize burst: 20,000 open braces must fail cleanly, not blow the stack.
+        #expect((try? JSONCoding.decode(Array(repeating: UInt8(ascii: "{"), count: 20_000))) == nil)
+        #expect((try? JSONCoding.decode(Array(repeating: UInt8(ascii: "["), count: 200_000))) == nil)
+    }
+
     /// Fractional doubles may be spelled differently (1e-07 vs 1e-7) while meaning the same number.
     private func containsFraction(_ v: JSONValue) -> Bool {
         switch v {
