@@ -101,9 +101,14 @@ public actor Hub {
     public func connected() {
         logger.info("hub connected to broker")
         publisher.publish(topic: core.topics.hubStatus, payload: Array("online".utf8), qos: .atLeastOnce, retain: true, correlationData: nil)
+        let started = ContinuousClock.now
         let actions = core.resync(now: clock.now())
         publishAll(actions)
         reschedule()
+        // How long republishing everything took on the hub's side (the broker then delivers it).
+        logger.info("hub republished its state", metadata: [
+            "hub.messages": "\(actions.count)", "hub.resync_ms": "\((ContinuousClock.now - started) / .milliseconds(1))",
+        ])
     }
 
     /// Stops timers and records the last alive moment. The caller then announces `offline`.

@@ -13,7 +13,8 @@ final class Child: @unchecked Sendable {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        // Appended to, never truncated: a restarted hub keeps the log of the run before it.
+        if !FileManager.default.fileExists(atPath: log.path) { FileManager.default.createFile(atPath: log.path, contents: nil) }
         let handle = try FileHandle(forWritingTo: log)
         handle.seekToEndOfFile()
         process.standardOutput = handle
@@ -141,7 +142,8 @@ final class HubProcess {
     }
 
     func start() throws {
-        child = try Child(executable, ["--config", config.path, "--log-level", "warning"], log: log)
+        // The default log level, as a venue runs it: the hub's logging is part of its cost.
+        child = try Child(executable, ["--config", config.path], log: log)
     }
 
     func kill() {
