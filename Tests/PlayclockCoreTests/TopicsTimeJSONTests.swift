@@ -214,30 +214,10 @@ struct ValueTests {
     /// unescaped) writes for everything the hub sends, and every output must read back the same.
     @Test func jsonEncodingMatchesFoundationAndRoundTrips() throws {
         var generator = SeededGenerator(seed: 42)
-        func value(_ depth: Int) -> JSONValue {
-            switch Int.random(in: 0..<(depth > 2 ? 5 : 7), using: &generator) {
-            case 0: return .null
-            case 1: return .bool(Bool.random(using: &generator))
-            case 2: return .int(Int64.random(in: -1_000_000_000_000...1_000_000_000_000, using: &generator))
-            case 3:
-                let choices: [Double] = [0, 1, -2, 12.5, 0.1, 1234.5678, 1e-7, 3.0e14, Double.random(in: -1e6...1e6, using: &generator)]
-                return .double(choices.randomElement(using: &generator)!)
-            case 4:
-                let pieces = ["PC-01", "a/b", "quote\"", "back\\slash", "line\nbreak", "tab\t", "\u{1}ctl", "é ü 漢字 🎮", "+#", ""]
-                return .string(pieces.randomElement(using: &generator)!)
-            case 5: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in value(depth + 1) })
-            default:
-                var fields: [String: JSONValue] = [:]
-                for _ in 0..<Int.random(in: 0...5, using: &generator) {
-                    fields[["ends_at", "station", "a", "B", "z_1", "remaining_s", "é"].randomElement(using: &generator)!] = value(depth + 1)
-                }
-                return .object(fields)
-            }
-        }
         let foundation = JSONEncoder()
         foundation.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         for _ in 0..<2000 {
-            let v = value(0)
+            let v = randomJSON(using: &generator)
             let ours = JSONCoding.encode(v)
             let theirs = Array(try foundation.encode(v))
             #expect(try JSONCoding.decode(ours) == JSONCoding.decode(theirs), "\(String(decoding: ours, as: UTF8.self))")
@@ -255,26 +235,10 @@ struct ValueTests {
     /// order mark at its start (MQTT payloads here are UTF-8 JSON, RFC 8259 section 8.1).
     @Test func jsonDecodingAgreesWithFoundation() throws {
         var generator = SeededGenerator(seed: 7)
-        func value(_ depth: Int) -> JSONValue {
-            switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
-            case 0: return .null
-            case 1: return .bool(Bool.random(using: &generator))
-            case 2: return .int(Int64.random(in: Int64.min...Int64.max, using: &generator))
-            case 3: return .double([0.5, -12.25, 1e-7, 3.3e200, Double.random(in: -1e9...1e9, using: &generator)].randomElement(using: &generator)!)
-            case 4: return .string(["", "PC-01", "a/b", "q\"q", "b\\s", "n\nl", "\u{1}", "é漢🎮", "\u{7f}"].randomElement(using: &generator)!)
-            case 5: return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in value(depth + 1) })
-            default:
-                var fields: [String: JSONValue] = [:]
-                for _ in 0..<Int.random(in: 0...4, using: &generator) {
-                    fields[["seq", "locked", "station", "é", ""].randomElement(using: &generator)!] = value(depth + 1)
-                }
-                return .object(fields)
-            }
-        }
         let alphabet = Array(#"{}[]",:.-+eE0123456789 \u"tfnrl/"#.utf8) + [0x00, 0x1F, 0x80, 0xC3, 0xFF]
         var compared = 0
         for round in 0..<4000 {
-            var text = JSONCoding.encode(value(0))
+            var text = JSONCoding.encode(randomJSON(using: &generator))
             if round % 4 != 0, !text.isEmpty {
                 // Corrupt it: change, insert or delete a byte, or cut it short.
                 for _ in 0..<Int.random(in: 1...3, using: &generator) {
@@ -353,5 +317,32 @@ struct ValueTests {
         #expect(throws: JSONCoding.DecodeError.malformed) { try JSONCoding.decode([]) }
         #expect(Outbound(topic: "t", payload: Array("nope".utf8), qos: .atMostOnce, retain: false).json == nil)
         #expect(Outbound(topic: "t", payload: Array(#"{"a":1}"#.utf8), qos: .atMostOnce, retain: false).json == ["a": 1])
+    }
+}
+
+/// A random document of the shapes the hub exchanges, with the awkward cases mixed in: escapes,
+/// control characters, non-ASCII, extreme integers, tiny and huge doubles, empty keys.
+func randomJSON(depth: Int = 0, using generator: inout SeededGenerator) -> JSONValue {
+    switch Int.random(in: 0..<(depth > 3 ? 5 : 7), using: &generator) {
+    case 0: return .null
+    case 1: return .bool(Bool.random(using: &generator))
+    case 2:
+        return .int([Int64.random(in: -1_000_000...1_000_000, using: &generator), Int64.random(in: Int64.min...Int64.max, using: &generator)]
+            .randomElement(using: &generator)!)
+    case 3:
+        let choices: [Double] = [0.5, -12.25, 0.1, 1234.5678, 1e-7, 3.0e14, 3.3e200, Double.random(in: -1e9...1e9, using: &generator)]
+        return .double(choices.randomElement(using: &generator)!)
+    case 4:
+        let pieces = ["", "PC-01", "a/b", "quote\"", "back\\slash", "line\nbreak", "tab\t", "\u{1}ctl", "\u{7f}", "é ü 漢字 🎮", "+#"]
+        return .string(pieces.randomElement(using: &generator)!)
+    case 5:
+        return .array((0..<Int.random(in: 0...4, using: &generator)).map { _ in randomJSON(depth: depth + 1, using: &generator) })
+    default:
+        var fields: [String: JSONValue] = [:]
+        for _ in 0..<Int.random(in: 0...5, using: &generator) {
+            let key = ["ends_at", "station", "seq", "locked", "a", "B", "z_1", "é", ""].randomElement(using: &generator)!
+            fields[key] = randomJSON(depth: depth + 1, using: &generator)
+        }
+        return .object(fields)
     }
 }
