@@ -4,7 +4,7 @@ import PlayclockSQLite
 /// The hub's durable state in SQLite: stations, sessions (running and ended), the event log and
 /// the last moment the hub was known alive. Confined to the hub actor.
 public final class HubStore: @unchecked Sendable {
-    private let db: SQLiteDatabase
+    let db: SQLiteDatabase
 
     static let migrations: [SQLiteMigration] = [
         SQLiteMigration(
