@@ -14,6 +14,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth.git", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // System libraries (Debian: libsqlite3-dev, libmosquitto-dev).
@@ -51,14 +57,41 @@ let package = Package(
                 "PlayclockSQLite",
                 "PlayclockMQTT",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+
+        // Staff dashboard accounts: bcrypt password file shared by the hub and the CLI.
+        .target(
+            name: "PlayclockAuth",
+            dependencies: ["PlayclockCore", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")]
+        ),
+
+        // The front desk: HTTP dashboard, JSON API, live feed (SSE), /healthz and /metrics.
+        // Browser assets are real files embedded into the binary at build time.
+        .target(
+            name: "PlayclockWeb",
+            dependencies: [
+                "PlayclockCore",
+                "PlayclockHub",
+                "PlayclockAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: [.embedInCode("Assets")]
         ),
 
         .executableTarget(
             name: "playclockd",
             dependencies: [
                 "PlayclockHub",
+                "PlayclockWeb",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,6 +100,7 @@ let package = Package(
         .executableTarget(
             name: "playclock",
             dependencies: [
+                "PlayclockAuth",
                 "PlayclockCore",
                 "PlayclockHub",
                 "PlayclockMQTT",
@@ -112,6 +146,14 @@ let package = Package(
         .testTarget(name: "PlayclockSQLiteTests", dependencies: ["PlayclockSQLite"]),
         .testTarget(name: "PlayclockMQTTTests", dependencies: ["PlayclockMQTT"]),
         .testTarget(name: "PlayclockHubTests", dependencies: ["PlayclockHub", "PlayclockCore"]),
+        .testTarget(
+            name: "PlayclockWebTests",
+            dependencies: [
+                "PlayclockWeb", "PlayclockHub", "PlayclockCore",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ]
+        ),
 
         // Slow tests: a real mosquitto on a free loopback port and the real binaries.
         .testTarget(

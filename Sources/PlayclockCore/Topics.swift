@@ -37,6 +37,15 @@ public struct TopicScheme: Sendable, Equatable {
     /// The hub's Shelly RPC `src`: Gen2 plugs reply on `<rpcSource>/rpc`.
     public var rpcSource: String { root.replacingOccurrences(of: "/", with: "-") + "-hub" }
 
+    /// The station whose retained state a topic is (`R/stations/<id>/state`), or nil.
+    public func stationOfState(_ topic: String) -> String? {
+        let prefix = "\(root)/stations/"
+        guard topic.hasPrefix(prefix), topic.hasSuffix("/state") else { return nil }
+        let id = topic.dropFirst(prefix.count).dropLast("/state".count)
+        guard !id.isEmpty, !id.contains("/") else { return nil }
+        return String(id)
+    }
+
     /// The filters the hub subscribes to.
     public var heartbeatFilter: String { "\(root)/stations/+/heartbeat" }
     public var agentFilter: String { "\(root)/stations/+/agent" }

@@ -4,9 +4,18 @@ import PlayclockCore
 import PlayclockMQTT
 import ServiceLifecycle
 
-/// Builds the running hub from a configuration: a thin `@main` calls this, tests can too.
+/// The hub's running parts, built from a configuration: a thin `@main` assembles these (plus
+/// the dashboard) into a `ServiceGroup`; tests can build and drive them directly.
+public struct HubRuntime: Sendable {
+    public let client: MQTTClient
+    public let hub: Hub
+    /// In start order; a group stops them in reverse (the hub announces `offline` before the
+    /// connection closes).
+    public let services: [ServiceGroupConfiguration.ServiceConfiguration]
+}
+
 public enum PlayclockApp {
-    public static func buildServiceGroup(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
+    public static func buildRuntime(_ config: HubConfiguration, logger: Logger, metrics: HubMetrics = HubMetrics()) throws -> HubRuntime {
         guard let topics = TopicScheme(root: config.topicRoot) else {
             throw HubConfiguration.Error("topic root \"\(config.topicRoot)\" is not valid: use levels without '+', '#' or empty parts")
         }
@@ -27,16 +36,17 @@ public enum PlayclockApp {
 
         let hub = try Hub(
             topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
-            clock: SystemClock(), logger: logger, access: config.access)
+            clock: SystemClock(), logger: logger, access: config.access, metrics: metrics)
 
-        // Started in order, stopped in reverse: the hub stops (announcing offline) before the connection closes.
-        return ServiceGroup(
-            configuration: .init(
-                services: [
-                    .init(service: MQTTConnectionService(client: client, drainTimeout: .seconds(2))),
-                    .init(service: HubService(hub: hub, client: client, logger: logger, systemd: SystemdNotifier())),
-                ],
-                gracefulShutdownSignals: [.sigterm, .sigint],
-                logger: logger))
+        return HubRuntime(client: client, hub: hub, services: [
+            .init(service: MQTTConnectionService(client: client, drainTimeout: .seconds(2))),
+            .init(service: HubService(hub: hub, client: client, logger: logger, systemd: SystemdNotifier())),
+        ])
+    }
+
+    /// The hub without a dashboard.
+    public static func buildServiceGroup(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
+        let runtime = try buildRuntime(config, logger: logger)
+        return ServiceGroup(configuration: .init(services: runtime.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
     }
 }

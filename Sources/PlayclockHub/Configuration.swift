@@ -15,8 +15,66 @@ public struct HubConfiguration: Sendable, Equatable {
     public var tlsCAFile: String?
     public var policy = HubPolicy()
     public var access = AccessPolicy()
+    public var http = HTTPSettings()
 
     public init() {}
+
+    /// The dashboard's HTTP listener and its sign-in.
+    public struct HTTPSettings: Sendable, Equatable {
+        /// nil: no HTTP listener at all (`--http off`).
+        public var listen: HostPort? = HostPort(host: "127.0.0.1", port: 8080)
+        /// `account:bcrypt` lines (`playclock dashboard passwd`); without it nobody can sign in.
+        public var usersFile: String?
+        /// A file whose first line is the read-only token of the wall board (`/board?token=...`).
+        public var boardTokenFile: String?
+        /// How long a sign-in lasts without activity.
+        public var sessionHours: Int64 = 12
+        /// Mark the session cookie `Secure` (set when the dashboard is served behind TLS).
+        public var secureCookies = false
+
+        public init() {}
+    }
+
+    public struct HostPort: Sendable, Equatable, CustomStringConvertible {
+        public var host: String
+        public var port: Int
+
+        public init(host: String, port: Int) {
+            self.host = host
+            self.port = port
+        }
+
+        /// `HOST:PORT` (`[::1]:8080` for IPv6), or nil when it is not one.
+        public init?(parsing text: String) {
+            let host: Substring, port: Substring
+            if text.hasPrefix("[") {
+                guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+                host = text[text.index(after: text.startIndex)..<close]
+                port = text[text.index(close, offsetBy: 2)...]
+            } else {
+                guard let colon = text.lastIndex(of: ":") else { return nil }
+                host = text[..<colon]
+                port = text[text.index(after: colon)...]
+                guard !host.contains(":") else { return nil }
+            }
+            guard !host.isEmpty, let number = Int(port), (1...65535).contains(number) else { return nil }
+            self.host = String(host)
+            self.port = number
+        }
+
+        public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+    }
+
+    /// `--http HOST:PORT` or `off`.
+    public mutating func setHTTPListen(_ text: String) throws(Error) {
+        if text == "off" {
+            http.listen = nil
+        } else if let listen = HostPort(parsing: text) {
+            http.listen = listen
+        } else {
+            throw Error("HTTP listen address \"\(text)\" must be HOST:PORT (e.g. 127.0.0.1:8080, 0.0.0.0:8080, [::1]:8080) or off")
+        }
+    }
 
     public struct Error: Swift.Error, CustomStringConvertible, Equatable {
         public var description: String
@@ -25,8 +83,9 @@ public struct HubConfiguration: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles", "tls_ca_file",
-        "shared_topic_role",
+        "shared_topic_role", "http",
     ]
+    static let httpKeys: Set<String> = ["listen", "users_file", "board_token_file", "session_hours", "secure_cookies"]
     static let policyKeys: Set<String> = [
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
         "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
@@ -66,9 +125,39 @@ public struct HubConfiguration: Sendable, Equatable {
         if object["roles"] != nil || object["shared_topic_role"] != nil {
             access = try Self.access(roles: object["roles"], shared: object["shared_topic_role"], source: path)
         }
+        if let h = object["http"] {
+            guard let fields = h.objectValue else { throw Error("config file \(path): \"http\" must be an object") }
+            try applyHTTP(fields, source: path)
+        }
         if let p = object["policy"] {
             guard let fields = p.objectValue else { throw Error("config file \(path): \"policy\" must be an object") }
             try applyPolicy(fields, source: path)
+        }
+    }
+
+    mutating func applyHTTP(_ fields: [String: JSONValue], source: String) throws(Error) {
+        if let unknown = Set(fields.keys).subtracting(Self.httpKeys).sorted().first {
+            throw Error("config file \(source): unknown http key \"\(unknown)\"")
+        }
+        func string(_ key: String) throws(Error) -> String? {
+            guard let value = fields[key] else { return nil }
+            guard let s = value.stringValue, !s.isEmpty else { throw Error("config file \(source): http \"\(key)\" must be a non-empty string") }
+            return s
+        }
+        if let v = try string("listen") {
+            do { try setHTTPListen(v) } catch { throw Error("config file \(source): \(error.description)") }
+        }
+        if let v = try string("users_file") { http.usersFile = v }
+        if let v = try string("board_token_file") { http.boardTokenFile = v }
+        if let v = fields["session_hours"] {
+            guard let hours = v.intValue, (1...168).contains(hours) else {
+                throw Error("config file \(source): http \"session_hours\" must be a whole number in 1...168")
+            }
+            http.sessionHours = hours
+        }
+        if let v = fields["secure_cookies"] {
+            guard let flag = v.boolValue else { throw Error("config file \(source): http \"secure_cookies\" must be true or false") }
+            http.secureCookies = flag
         }
     }
 

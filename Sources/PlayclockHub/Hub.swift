@@ -42,6 +42,13 @@ public actor Hub {
     private let logger: Logger
     private let aliveInterval: Duration
     private let access: AccessPolicy
+    private let metrics: HubMetrics
+    /// The venue policy the hub runs with.
+    public nonisolated let policy: HubPolicy
+    /// Every retained state and stored event, for live watchers (the dashboard).
+    public nonisolated let feed: LiveFeed
+    /// Whether the broker connection is up, as last reported by the client.
+    public private(set) var brokerConnected = false
 
     private var plugSubscriptions: Set<String> = []
     private var timer: Task<Void, Never>?
@@ -50,7 +57,8 @@ public actor Hub {
 
     public init(
         topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
-        logger: Logger, access: AccessPolicy = AccessPolicy(), aliveInterval: Duration = .seconds(2)
+        logger: Logger, access: AccessPolicy = AccessPolicy(), aliveInterval: Duration = .seconds(2),
+        metrics: HubMetrics = HubMetrics(), feed: LiveFeed = LiveFeed()
     ) throws {
         self.core = HubCore(
             topics: topics, policy: policy, stations: try store.stations(), sessions: try store.runningSessions(),
@@ -61,6 +69,9 @@ public actor Hub {
         self.logger = logger
         self.aliveInterval = aliveInterval
         self.access = access
+        self.metrics = metrics
+        self.policy = policy
+        self.feed = feed
     }
 
     public var topics: TopicScheme { core.topics }
@@ -100,7 +111,9 @@ public actor Hub {
     /// Called on every (re)connect to the broker: announce, then republish everything.
     public func connected() {
         logger.info("hub connected to broker")
-        publisher.publish(topic: core.topics.hubStatus, payload: Array("online".utf8), qos: .atLeastOnce, retain: true, correlationData: nil)
+        brokerConnected = true
+        feed.send(.broker(connected: true))
+        send(topic: core.topics.hubStatus, payload: Array("online".utf8), qos: .atLeastOnce, retain: true)
         let started = ContinuousClock.now
         let actions = core.resync(now: clock.now())
         publishAll(actions)
@@ -111,12 +124,19 @@ public actor Hub {
         ])
     }
 
+    /// Called when the broker connection drops (the client keeps reconnecting by itself).
+    public func disconnected() {
+        brokerConnected = false
+        feed.send(.broker(connected: false))
+    }
+
     /// Stops timers and records the last alive moment. The caller then announces `offline`.
     public func shutdown() {
+        feed.finishAll()
         timer?.cancel()
         aliveTask?.cancel()
         recordAlive()
-        publisher.publish(topic: core.topics.hubStatus, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true, correlationData: nil)
+        send(topic: core.topics.hubStatus, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
         logger.info("hub stopped")
     }
 
@@ -124,6 +144,7 @@ public actor Hub {
 
     public func receive(_ message: InboundMessage) {
         let now = clock.now()
+        metrics.messagesIn.increment()
         switch core.topics.classify(message.topic) {
         case .heartbeat where message.retained:
             // A retained heartbeat is stale by definition: it would fake presence on every reconnect.
@@ -191,18 +212,33 @@ public actor Hub {
         }
     }
 
+    /// A request on an MQTT request topic: run it, then answer on the response topic(s).
     /// `user` is the staff account whose own request topic carried the request (nil: the shared
     /// `R/hub/request/...` topic, which only `access.sharedTopicRole` may use).
     private func handleRequest(verb: String, user: String?, message: InboundMessage, now: Timestamp) {
+        let outcome = run(verb: verb, payload: message.payload, user: user, retained: message.retained, via: "mqtt", now: now)
+        respond(verb: verb, user: user, outcome: outcome, to: message)
+    }
+
+    /// A staff request from another front end (the dashboard), by a signed-in account: the same
+    /// decoding, role check, core handler, store and publishes as a request over MQTT.
+    public func request(verb: String, payload: [UInt8], user: String, via source: String) -> RequestOutcome {
+        run(verb: verb, payload: payload, user: user, retained: false, via: source, now: clock.now())
+    }
+
+    /// The one code path of every staff request: decode, check the account's role, apply to the
+    /// core, store, publish. A refusal changes nothing but the audit log (`command.rejected`).
+    private func run(verb: String, payload: [UInt8], user: String?, retained: Bool, via source: String, now: Timestamp) -> RequestOutcome {
+        let started = ContinuousClock.now
         let result: Result<JSONValue, CommandError>
         var transaction: JSONValue?
         var decoded: Result<Request, RequestDecodeError>
-        if message.retained {
+        if retained {
             // A retained request would run again every time the hub (re)subscribes.
             decoded = .failure(RequestDecodeError(
                 error: CommandError("retained_request", "requests must not be retained; it was not executed"), transaction: nil))
         } else {
-            decoded = Request.decode(verb: verb, payload: message.payload, policy: core.policy)
+            decoded = Request.decode(verb: verb, payload: payload, policy: core.policy)
         }
         if case .success(let request) = decoded, let refusal = access.refusal(of: request.command, verb: verb, user: user) {
             decoded = .failure(RequestDecodeError(error: refusal, transaction: request.transaction))
@@ -229,33 +265,25 @@ public actor Hub {
             }
             reschedule()
         }
+        var refused = false
         if case .failure(let error) = result {
+            refused = true
             logger.info("request refused", metadata: [
-                "request.verb": "\(verb)", "request.user": "\(user ?? "-")", "error.code": "\(error.code)",
+                "request.verb": "\(verb)", "request.user": "\(user ?? "-")", "request.source": "\(source)",
+                "error.code": "\(error.code)",
             ])
         }
-        respond(verb: verb, user: user, result: result, transaction: transaction, to: message)
+        metrics.recordCommand(verb: verb, via: source, refused: refused,
+                              nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+        return RequestOutcome(result: result, transaction: transaction)
     }
 
-    private func respond(
-        verb: String, user: String?, result: Result<JSONValue, CommandError>, transaction: JSONValue?, to message: InboundMessage
-    ) {
-        var body: [String: JSONValue] = [:]
-        switch result {
-        case .success(let data):
-            body["status"] = "ok"
-            body["data"] = data
-        case .failure(let error):
-            body["status"] = "error"
-            body["error"] = ["code": .string(error.code), "message": .string(error.message)]
-        }
-        body["transaction"] = transaction ?? .null
-        let payload = JSONCoding.encode(.object(body))
+    private func respond(verb: String, user: String?, outcome: RequestOutcome, to message: InboundMessage) {
+        let payload = JSONCoding.encode(outcome.responseJSON)
         let topic = user.map { core.topics.userResponse($0, verb) } ?? core.topics.response(verb)
-        publisher.publish(topic: topic, payload: payload, qos: .atLeastOnce, retain: false, correlationData: nil)
+        send(topic: topic, payload: payload, qos: .atLeastOnce, retain: false)
         if let responseTopic = message.responseTopic {
-            publisher.publish(topic: responseTopic, payload: payload, qos: .atLeastOnce, retain: false,
-                              correlationData: message.correlationData)
+            send(topic: responseTopic, payload: payload, qos: .atLeastOnce, retain: false, correlationData: message.correlationData)
         }
     }
 
@@ -273,10 +301,14 @@ public actor Hub {
         for action in actions {
             switch action {
             case .publish(let out):
-                publisher.publish(topic: out.topic, payload: out.payload, qos: out.qos, retain: out.retain, correlationData: nil)
+                send(topic: out.topic, payload: out.payload, qos: out.qos, retain: out.retain)
+                if out.retain, let station = core.topics.stationOfState(out.topic) {
+                    feed.send(out.payload.isEmpty ? .removed(station: station) : .state(station: station, json: out.payload))
+                }
             case .saveEvent(let event):
-                publisher.publish(topic: core.topics.events, payload: JSONCoding.encode(HubCore.eventJSON(event)),
-                                  qos: .atLeastOnce, retain: false, correlationData: nil)
+                let json = JSONCoding.encode(HubCore.eventJSON(event))
+                send(topic: core.topics.events, payload: json, qos: .atLeastOnce, retain: false)
+                feed.send(.event(json: json))
                 logger.info("event", metadata: [
                     "event.type": "\(event.type)", "station.id": "\(event.station?.value ?? "-")",
                     "session.id": "\(event.session ?? "-")",
@@ -284,6 +316,14 @@ public actor Hub {
             default:
                 break
             }
+        }
+    }
+
+    private func send(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]? = nil) {
+        if publisher.publish(topic: topic, payload: payload, qos: qos, retain: retain, correlationData: correlationData) {
+            metrics.messagesOut.increment()
+        } else {
+            metrics.publishFailures.increment()
         }
     }
 
@@ -337,4 +377,71 @@ public actor Hub {
     public func ping() {}
 
     public func state(of station: StationID) -> JSONValue? { core.stationState(station, now: clock.now()) }
+
+    // MARK: - Views for front ends
+
+    /// Every station's current state, sorted by id.
+    public func stations() -> [JSONValue] {
+        let now = clock.now()
+        return core.stationIDs.compactMap { core.stationState($0, now: now) }
+    }
+
+    /// A consistent start for a live watcher: the stations as they are now and a stream of every
+    /// change after that moment (taken together on the actor, so nothing falls in between).
+    public func watch() -> (stations: [JSONValue], serverTimeMillis: Int64, changes: AsyncStream<LiveItem>) {
+        let changes = feed.watch()
+        return (stations(), clock.now().wallMillis, changes)
+    }
+
+    /// The newest stored events first, optionally of one station.
+    public func recentEvents(station: StationID?, limit: Int) throws -> [JSONValue] {
+        try store.recentEvents(station: station, limit: limit).map(HubCore.eventJSON)
+    }
+
+    /// Counts for health checks and metrics.
+    public func summary() -> HubSummary {
+        let now = clock.now()
+        var summary = HubSummary(brokerConnected: brokerConnected)
+        for id in core.stationIDs {
+            summary.stations += 1
+            if core.isOnline(id) == true { summary.online += 1 }
+            if let session = core.session(at: id) {
+                if session.paused { summary.paused += 1 } else { summary.active += 1 }
+            }
+            if let status = core.status(of: id, now: now) { summary.byStatus[status, default: 0] += 1 }
+        }
+        return summary
+    }
+}
+
+/// The answer to one staff request: the same JSON body on MQTT and HTTP.
+public struct RequestOutcome: Sendable {
+    public var result: Result<JSONValue, CommandError>
+    public var transaction: JSONValue?
+
+    /// `{"status":"ok","data":...}` or `{"status":"error","error":{"code","message"}}`, with `transaction`.
+    public var responseJSON: JSONValue {
+        var body: [String: JSONValue] = [:]
+        switch result {
+        case .success(let data):
+            body["status"] = "ok"
+            body["data"] = data
+        case .failure(let error):
+            body["status"] = "error"
+            body["error"] = ["code": .string(error.code), "message": .string(error.message)]
+        }
+        body["transaction"] = transaction ?? .null
+        return .object(body)
+    }
+}
+
+/// Station and session counts at one moment.
+public struct HubSummary: Sendable, Equatable {
+    public var brokerConnected: Bool
+    public var stations = 0
+    public var online = 0
+    /// Sessions running (not paused).
+    public var active = 0
+    public var paused = 0
+    public var byStatus: [String: Int] = [:]
 }

@@ -84,12 +84,8 @@ public final class HubStore: @unchecked Sendable {
     }
 
     public func events(after id: Int64 = 0, limit: Int = 1000) throws -> [HubEvent] {
-        try db.query("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(Int64(limit))]).compactMap { row in
-            guard let id = row.int("id"), let type = row.string("type"), let at = row.int("at_ms") else { return nil }
-            let data = row.string("data").flatMap { try? JSONCoding.decode(Array($0.utf8)) } ?? .null
-            return HubEvent(id: id, type: type, atWallMillis: at, station: row.string("station").flatMap(StationID.init),
-                            session: row.string("session"), data: data)
-        }
+        try db.query("SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?", [.integer(id), .integer(Int64(limit))])
+            .compactMap(Self.event)
     }
 
     public func lastAlive() throws -> Timestamp? {
@@ -196,5 +192,28 @@ public final class HubStore: @unchecked Sendable {
             anchor: Timestamp(wallMillis: wall, monoNanos: mono, bootID: boot), paused: row.bool("paused") ?? false,
             startedAtWallMillis: started, warnedThresholds: warned, endedAtWallMillis: row.int("ended_at_ms"),
             endReason: row.string("end_reason"))
+    }
+}
+
+// MARK: - Reading the event log
+
+extension HubStore {
+    /// The newest events first (at most `limit`), optionally only those of one station.
+    public func recentEvents(station: StationID?, limit: Int) throws -> [HubEvent] {
+        let limit = Int64(max(1, min(limit, 1000)))
+        let rows: [SQLiteRow]
+        if let station {
+            rows = try db.query("SELECT * FROM events WHERE station = ? ORDER BY id DESC LIMIT ?", [.text(station.value), .integer(limit)])
+        } else {
+            rows = try db.query("SELECT * FROM events ORDER BY id DESC LIMIT ?", [.integer(limit)])
+        }
+        return rows.compactMap(Self.event)
+    }
+
+    static func event(_ row: SQLiteRow) -> HubEvent? {
+        guard let id = row.int("id"), let type = row.string("type"), let at = row.int("at_ms") else { return nil }
+        let data = row.string("data").flatMap { try? JSONCoding.decode(Array($0.utf8)) } ?? .null
+        return HubEvent(id: id, type: type, atWallMillis: at, station: row.string("station").flatMap(StationID.init),
+                        session: row.string("session"), data: data)
     }
 }

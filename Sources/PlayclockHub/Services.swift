@@ -78,6 +78,7 @@ public struct HubService: Service {
                     await hub.connected()
                 case .disconnected(let reason):
                     logger.warning("hub lost the broker", metadata: ["mqtt.reason": "\(reason)"])
+                    await hub.disconnected()
                 case .message(let m):
                     await hub.receive(InboundMessage(
                         topic: m.topic, payload: m.payload, retained: m.retain, responseTopic: m.responseTopic, correlationData: m.correlationData))

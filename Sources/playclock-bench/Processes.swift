@@ -168,6 +168,7 @@ func writeHubFiles(
         "database": directory.appendingPathComponent("playclock.sqlite").path,
         "venue": venue.path,
         "client_id": "playclockd-bench",
+        "http": ["listen": "off"],
         "policy": [
             "heartbeat_interval_s": heartbeatSeconds,
             "missed_heartbeats": 3,

@@ -80,9 +80,7 @@ struct BrokerCommand: AsyncParsableCommand {
             if let passwordFile {
                 do { password = try HubConfiguration.readPassword(passwordFile) } catch { throw ValidationError(error.description) }
             } else {
-                var generator = SystemRandomNumberGenerator()
-                let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
-                password = String((0..<24).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
+                password = randomSecret(length: 24)
             }
             let create = !FileManager.default.fileExists(atPath: file)
             let process = Process()
@@ -119,4 +117,11 @@ struct DatabaseCommand: AsyncParsableCommand {
             print("backed up \(database) to \(out)")
         }
     }
+}
+
+/// A random secret from the system's generator, without look-alike characters (0/O, 1/l/I).
+func randomSecret(length: Int) -> String {
+    var generator = SystemRandomNumberGenerator()
+    let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+    return String((0..<length).map { _ in alphabet[Int(generator.next(upperBound: UInt(alphabet.count)))] })
 }

@@ -23,7 +23,10 @@ struct Playclock: AsyncParsableCommand {
               playclock session transfer PC-01 PC-02
               playclock station maintenance PC-03 on
             """,
-        subcommands: [Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self, BrokerCommand.self, DatabaseCommand.self])
+        subcommands: [
+            Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self, BrokerCommand.self, DatabaseCommand.self,
+            DashboardCommand.self,
+        ])
 }
 
 struct Connection: ParsableArguments {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import PlayclockHub
+import PlayclockWeb
 
 @main
 struct PlayclockDaemon: AsyncParsableCommand {
@@ -10,13 +11,15 @@ struct PlayclockDaemon: AsyncParsableCommand {
         discussion: """
             Connects to the venue's MQTT broker, keeps every station's state and every session timer \
             durably in SQLite, and publishes lock/unlock, warnings, countdowns and retained station \
-            states. Staff talk to it through the request topics (see topics.md) or the `playclock` CLI.
+            states. Staff talk to it through the request topics (see topics.md), the `playclock` CLI or \
+            the web dashboard it serves (--http, default http://127.0.0.1:8080/, with /board for a wall \
+            TV, /healthz and Prometheus /metrics).
 
             Settings come from defaults, then --config FILE (JSON), then these flags. \
             SIGTERM or SIGINT stops it gracefully (hub/status becomes "offline").
             """)
 
-    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, policy).")
+    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, policy).")
     var config: String?
 
     @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT for TLS (default mqtt://127.0.0.1:1883).")
@@ -46,6 +49,15 @@ struct PlayclockDaemon: AsyncParsableCommand {
     @Option(name: .long, help: "MQTT client id (default playclockd).")
     var clientId: String?
 
+    @Option(name: .long, help: "Dashboard listen address HOST:PORT, or off (default 127.0.0.1:8080; 0.0.0.0:8080 for the venue LAN).")
+    var http: String?
+
+    @Option(name: .long, help: "Dashboard password file of account:bcrypt lines, made with `playclock dashboard passwd` (roles come from the config's roles).")
+    var dashboardUsers: String?
+
+    @Option(name: .long, help: "File whose first line is the wall board's read-only token (/board?token=...).")
+    var boardTokenFile: String?
+
     @Option(name: .long, help: "Log level: trace, debug, info, notice, warning, error, critical (default info).")
     var logLevel: String = "info"
 
@@ -74,6 +86,11 @@ struct PlayclockDaemon: AsyncParsableCommand {
         if let venue { settings.venueFile = venue }
         if let clientId { settings.clientID = clientId }
         if let tlsCaFile { settings.tlsCAFile = tlsCaFile }
+        if let dashboardUsers { settings.http.usersFile = dashboardUsers }
+        if let boardTokenFile { settings.http.boardTokenFile = boardTokenFile }
+        if let http {
+            do { try settings.setHTTPListen(http) } catch { throw ValidationError(error.description) }
+        }
 
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
@@ -82,7 +99,7 @@ struct PlayclockDaemon: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "playclockd")
-        let group = try PlayclockApp.buildServiceGroup(settings, logger: logger)
+        let group = try PlayclockServer.buildServiceGroup(settings, logger: logger)
         try await group.run()
     }
 }

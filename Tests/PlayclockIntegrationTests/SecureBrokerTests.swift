@@ -45,7 +45,7 @@ struct SecureBrokerTests {
                 arguments: [
                     "--broker", url, "--tls-ca-file", broker.caFile, "--username", "playclock-hub", "--password-file", password.path,
                     "--client-id", "playclock-hub", "--config", configFile.path, "--venue", venueFile.path,
-                    "--database", directory.appendingPathComponent("hub.sqlite").path,
+                    "--database", directory.appendingPathComponent("hub.sqlite").path, "--http", "off",
                 ],
                 directory: directory)
         }

@@ -28,7 +28,7 @@ struct SystemdNotifyTests {
         environment["WATCHDOG_USEC"] = "400000"
         let hub = try ChildProcess(
             binaryPath("playclockd"),
-            arguments: ["--broker", broker.url, "--database", directory.appendingPathComponent("hub.sqlite").path],
+            arguments: ["--broker", broker.url, "--database", directory.appendingPathComponent("hub.sqlite").path, "--http", "off"],
             environment: environment, directory: directory)
         defer { hub.kill() }
 

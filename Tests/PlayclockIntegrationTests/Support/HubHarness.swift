@@ -117,14 +117,24 @@ final class HubHarness {
 
     var database: String { directory.appendingPathComponent("playclock.sqlite").path }
 
-    init(policy: JSONValue = HubHarness.defaultPolicy, extraStations: [JSONValue] = [], recordEverything: Bool = false) async throws {
+    /// The dashboard's port, when the test asked for one (`http`); otherwise the hub serves no HTTP.
+    let httpPort: Int?
+
+    /// `config`: extra top-level config keys (`roles`, `http`, ...) besides the policy.
+    init(
+        policy: JSONValue = HubHarness.defaultPolicy, extraStations: [JSONValue] = [], recordEverything: Bool = false,
+        config: [String: JSONValue] = [:], http: Bool = false
+    ) async throws {
         broker = try await MosquittoBroker()
         directory = try makeTemporaryDirectory(prefix: "hub")
         var stations: [JSONValue] = Self.stations.map { ["station": .string($0), "name": .string($0), "kind": "pc"] }
         stations.append(["station": "CON-01", "name": "PS5", "kind": "console"])
         stations += extraStations
         try Data(JSONCoding.encode(["stations": .array(stations)])).write(to: directory.appendingPathComponent("venue.json"))
-        try Data(JSONCoding.encode(["policy": policy])).write(to: directory.appendingPathComponent("config.json"))
+        var settings = config
+        settings["policy"] = policy
+        try Data(JSONCoding.encode(.object(settings))).write(to: directory.appendingPathComponent("config.json"))
+        httpPort = http ? try freeLoopbackPort() : nil
         recorder = try await WireRecorder(port: broker.port, filter: recordEverything ? "#" : "playclock/#")
         try await startHub()
     }
@@ -143,6 +153,7 @@ final class HubHarness {
             arguments: [
                 "--broker", broker.url, "--database", database, "--config", directory.appendingPathComponent("config.json").path,
                 "--venue", directory.appendingPathComponent("venue.json").path, "--log-level", "debug",
+                "--http", httpPort.map { "127.0.0.1:\($0)" } ?? "off",
             ],
             directory: directory)
         try await recorder.waitFor(since: mark, timeout: .seconds(10), "hub online") {

@@ -1,0 +1,32 @@
+import Hummingbird
+import PlayclockCore
+
+/// JSON responses of the dashboard API, written with the hub's own JSON writer so that the
+/// browser sees byte for byte what MQTT clients see.
+enum APIResponse {
+    static func json(_ value: JSONValue, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
+        var fields = headers
+        fields[.contentType] = "application/json; charset=utf-8"
+        fields[.cacheControl] = "no-store"
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONCoding.encode(value))))
+    }
+
+    /// `{"status":"error","error":{"code","message"}}`: the shape of every refusal, as on MQTT.
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
+        json(["status": "error", "error": ["code": .string(code), "message": .string(message)], "transaction": .null], status: status)
+    }
+
+    /// The HTTP status for a hub refusal code. The body carries the code itself.
+    static func status(for code: String) -> HTTPResponse.Status {
+        switch code {
+        case "forbidden": return .forbidden
+        case "unauthenticated": return .unauthorized
+        case "unknown_station": return .notFound
+        case "payload_too_large": return .contentTooLarge
+        case "storage_failed": return .serviceUnavailable
+        case "invalid_json", "invalid_request", "invalid_station_id", "invalid_duration", "invalid_plug", "unknown_verb":
+            return .badRequest
+        default: return .conflict
+        }
+    }
+}

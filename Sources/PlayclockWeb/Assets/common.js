@@ -1,0 +1,145 @@
+// Shared by the front desk (app.js) and the wall board (board.js): the live floor model,
+// countdown arithmetic and small DOM helpers. Plain ES modules, no build step, no CDN.
+
+export const STATUS_LABELS = {
+  idle: "Idle", active: "In session", warned: "Ending soon", paused: "Paused", expired: "Time up",
+  offline: "Offline", maintenance: "Maintenance", alarm: "Alarm",
+};
+
+/** Creates an element: el("div", {class: "x", dataset: {a: 1}}, "text", child). Text is never parsed as HTML. */
+export function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key === "class") node.className = value;
+    else if (key === "dataset") Object.assign(node.dataset, value);
+    else if (key === "text") node.textContent = value;
+    else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+    else node.setAttribute(key, value === true ? "" : String(value));
+  }
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return node;
+}
+
+/** 3725 -> "1:02:05", 125 -> "2:05". */
+export function formatRemaining(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60), r = s % 60;
+  const mm = h > 0 ? String(m).padStart(2, "0") : String(m);
+  return (h > 0 ? `${h}:` : "") + `${mm}:${String(r).padStart(2, "0")}`;
+}
+
+export function formatTime(iso) {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? "" : d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+}
+
+/**
+ * The live floor: every station's latest state from the hub's event stream (/api/live), a
+ * correction for this device's clock against the hub's, and callbacks for what changed.
+ * The countdowns tick here, in the browser, from each session's `ends_at`: the hub sends
+ * nothing per second.
+ */
+export class LiveFloor {
+  constructor(url, handlers) {
+    this.url = url;
+    this.handlers = handlers;
+    this.stations = new Map();
+    this.policy = {};
+    this.offsetMs = 0;
+    this.source = null;
+  }
+
+  connect() {
+    this.source?.close();
+    const source = new EventSource(this.url);
+    this.source = source;
+    source.addEventListener("snapshot", (e) => {
+      const data = JSON.parse(e.data);
+      this.offsetMs = data.server_time_ms - Date.now();
+      this.policy = data.policy || {};
+      this.stations = new Map(data.stations.map((s) => [s.station, s]));
+      this.handlers.broker?.(data.broker);
+      this.handlers.snapshot?.();
+    });
+    source.addEventListener("state", (e) => {
+      const state = JSON.parse(e.data);
+      this.stations.set(state.station, state);
+      this.handlers.state?.(state);
+    });
+    source.addEventListener("removed", (e) => {
+      const { station } = JSON.parse(e.data);
+      this.stations.delete(station);
+      this.handlers.removed?.(station);
+    });
+    source.addEventListener("event", (e) => this.handlers.event?.(JSON.parse(e.data)));
+    source.addEventListener("broker", (e) => this.handlers.broker?.(JSON.parse(e.data).connected));
+    source.onerror = () => this.handlers.lost?.();
+  }
+
+  close() {
+    this.source?.close();
+    this.source = null;
+  }
+
+  /** Now on the hub's clock, in ms. */
+  now() {
+    return Date.now() + this.offsetMs;
+  }
+
+  /** Seconds left in the station's session, or null when it has none. */
+  remaining(station) {
+    const session = station.session;
+    if (!session) return null;
+    if (session.paused || !session.ends_at) return session.remaining_s;
+    return Math.max(0, Math.ceil((Date.parse(session.ends_at) - this.now()) / 1000));
+  }
+
+  /** Stations grouped by zone (stations without one last), each group sorted by id. */
+  zones() {
+    const groups = new Map();
+    for (const s of [...this.stations.values()].sort((a, b) => a.station.localeCompare(b.station))) {
+      const zone = s.zone || "";
+      if (!groups.has(zone)) groups.set(zone, []);
+      groups.get(zone).push(s);
+    }
+    return [...groups.entries()].sort(([a], [b]) => (a === "") - (b === "") || a.localeCompare(b));
+  }
+
+  /** What staff must look at now, in plain words. */
+  alarms() {
+    const out = [];
+    const activeWatts = this.policy.plug_active_watts ?? 15;
+    for (const s of this.stations.values()) {
+      if (s.session && s.online === false) out.push({ station: s.station, kind: "offline", text: `${s.name}: agent offline during a session` });
+      const plug = s.plug;
+      if (!plug) continue;
+      if (plug.alarm === "unconfirmed") out.push({ station: s.station, kind: "plug", text: `${s.name}: plug does not confirm the switch` });
+      if (plug.alarm === "offline") out.push({ station: s.station, kind: "plug", text: `${s.name}: plug is offline` });
+      if (!s.session && !plug.hold && typeof plug.watts === "number" && plug.watts >= activeWatts) {
+        out.push({ station: s.station, kind: "power", text: `${s.name}: drawing ${plug.watts} W with no session` });
+      }
+    }
+    return out;
+  }
+}
+
+/** Text of a station's session line and health line. */
+export function describe(station) {
+  const parts = [];
+  if (station.kind === "pc" || station.online !== null) {
+    parts.push(station.online === true ? "agent online" : station.online === false ? "agent offline" : "agent unknown");
+  }
+  const plug = station.plug;
+  if (plug) {
+    const power = plug.power === true ? "on" : plug.power === false ? "off" : "?";
+    let text = `plug ${plug.online === false ? "offline" : power}`;
+    if (typeof plug.watts === "number") text += ` · ${plug.watts} W`;
+    if (plug.hold) text += " · held on";
+    parts.push(text);
+  }
+  return parts.join(" · ");
+}

@@ -1,0 +1,273 @@
+import HTTPTypes
+import Hummingbird
+import Logging
+import NIOCore
+import PlayclockCore
+import PlayclockHub
+import Prometheus
+
+/// The front desk: the dashboard pages, their JSON API, the live feed, `/healthz` and `/metrics`,
+/// all served by the hub itself. Every staff action goes to `Hub.request`, the same code path as
+/// a request over MQTT, under the signed-in account's name and role.
+public struct Dashboard: Sendable {
+    let hub: Hub
+    let sessions: StaffSessions
+    let registry: PrometheusCollectorRegistry
+    let maxRequestBytes: Int
+    let sessionLifetimeSeconds: Int
+    let secureCookies: Bool
+    let keepAlive: Duration
+
+    static let cookieName = "playclock_session"
+
+    public init(
+        hub: Hub, sessions: StaffSessions, registry: PrometheusCollectorRegistry, maxRequestBytes: Int,
+        sessionLifetimeSeconds: Int, secureCookies: Bool, keepAlive: Duration = .seconds(15)
+    ) {
+        self.hub = hub
+        self.sessions = sessions
+        self.registry = registry
+        self.maxRequestBytes = maxRequestBytes
+        self.sessionLifetimeSeconds = sessionLifetimeSeconds
+        self.secureCookies = secureCookies
+        self.keepAlive = keepAlive
+    }
+
+    public func buildRouter() -> Router<WebContext> {
+        let router = Router(context: WebContext.self)
+        router.add(middleware: StaffAuthMiddleware(sessions: sessions))
+
+        // Pages and their assets: public (they hold no data; the API behind them asks who you are).
+        for asset in Assets.all {
+            router.get(RouterPath(asset.path)) { _, _ in asset.response() }
+        }
+        router.get("/healthz") { _, _ in await health() }
+        router.get("/metrics") { _, _ in await metrics() }
+
+        let api = router.group("api")
+        api.post("login") { request, context in try await signIn(request, context) }
+        api.post("logout") { request, context in await signOut(request, context) }
+        api.get("me") { _, context in
+            guard let who = context.identity else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+            return APIResponse.json(["account": .string(who.account), "role": .string(who.role.rawValue),
+                                     "read_only": .bool(who.kind == .board)])
+        }
+        api.get("stations") { _, context in
+            guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+            return APIResponse.json(["stations": .array(await hub.stations())])
+        }
+        api.get("events") { request, context in try await events(request, context) }
+        api.get("live") { _, context in
+            guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+            return await live()
+        }
+        api.post("request/:group/:action") { request, context in try await command(request, context) }
+        return router
+    }
+
+    // MARK: - Sign-in
+
+    private func signIn(_ request: Request, _ context: WebContext) async throws -> Response {
+        if let refusal = Self.refuseUnlessJSON(request) { return refusal }
+        guard let body = try await Self.readBody(request, limit: 4096) else {
+            return APIResponse.error(.contentTooLarge, "payload_too_large", "the sign-in request is too large")
+        }
+        guard let fields = (try? JSONCoding.decode(body))?.objectValue,
+            let account = fields["account"]?.stringValue, let password = fields["password"]?.stringValue
+        else {
+            return APIResponse.error(.badRequest, "invalid_request", "send {\"account\": \"...\", \"password\": \"...\"}")
+        }
+        switch await sessions.signIn(account: account, password: password) {
+        case .failure(let error):
+            let status: HTTPResponse.Status
+            switch error.code {
+            case .invalidCredentials: status = .unauthorized
+            case .noRole: status = .forbidden
+            case .throttled: status = .tooManyRequests
+            case .unavailable: status = .serviceUnavailable
+            }
+            context.logger.info("dashboard sign-in refused", metadata: ["staff.account": "\(account)", "error.code": "\(error.code.rawValue)"])
+            return APIResponse.error(status, error.code.rawValue, error.message)
+        case .success(let (token, identity)):
+            context.logger.info("dashboard sign-in", metadata: ["staff.account": "\(identity.account)", "staff.role": "\(identity.role.rawValue)"])
+            var response = APIResponse.json(["account": .string(identity.account), "role": .string(identity.role.rawValue),
+                                             "read_only": false])
+            response.setCookie(Cookie(name: Self.cookieName, value: token, maxAge: sessionLifetimeSeconds, path: "/",
+                                      secure: secureCookies, httpOnly: true, sameSite: .strict))
+            return response
+        }
+    }
+
+    private func signOut(_ request: Request, _ context: WebContext) async -> Response {
+        if let token = request.cookies[Self.cookieName]?.value { await sessions.signOut(session: token) }
+        var response = APIResponse.json(["status": "ok"])
+        response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true,
+                                  sameSite: .strict))
+        return response
+    }
+
+    // MARK: - Reading
+
+    private func events(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+        var station: StationID?
+        if let raw = request.uri.queryParameters.get("station"), !raw.isEmpty {
+            guard let id = StationID(raw) else {
+                return APIResponse.error(.badRequest, "invalid_station_id", "station must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+            }
+            station = id
+        }
+        var limit = 100
+        if let raw = request.uri.queryParameters.get("limit") {
+            guard let n = Int(raw), (1...1000).contains(n) else {
+                return APIResponse.error(.badRequest, "invalid_request", "limit must be a whole number in 1...1000")
+            }
+            limit = n
+        }
+        do {
+            return APIResponse.json(["events": .array(try await hub.recentEvents(station: station, limit: limit))])
+        } catch {
+            context.logger.error("event log read failed", metadata: ["error": "\(error)"])
+            return APIResponse.error(.serviceUnavailable, "storage_failed", "the hub could not read its event log")
+        }
+    }
+
+    /// Server-sent events: a snapshot of every station, then every change as it happens.
+    private func live() async -> Response {
+        let start = await hub.watch()
+        let broker = await hub.brokerConnected
+        let snapshot: JSONValue = [
+            "stations": .array(start.stations), "server_time_ms": .int(start.serverTimeMillis), "broker": .bool(broker),
+            "policy": [
+                "plug_active_watts": .double(hub.policy.plugActiveWatts),
+                "warn_thresholds_s": .array(hub.policy.warnThresholdsSeconds.map { .int($0) }),
+            ],
+        ]
+        let keepAlive = self.keepAlive
+        let body = ResponseBody { writer in
+            let (lines, out) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
+            out.yield(LiveEvents.frame(retryMillis: 2000))
+            out.yield(LiveEvents.frame(event: "snapshot", data: JSONCoding.encode(snapshot)))
+            let forward = Task {
+                for await item in start.changes { out.yield(LiveEvents.frame(item)) }
+                out.finish()  // the hub stopped, or this watcher fell behind: the browser reconnects
+            }
+            let ping = Task {
+                while !Task.isCancelled {
+                    try? await Task.sleep(for: keepAlive)
+                    out.yield(LiveEvents.comment("ping"))
+                }
+            }
+            defer {
+                forward.cancel()
+                ping.cancel()
+            }
+            for await frame in lines {
+                try await writer.write(frame)
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [
+            .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no",
+        ], body: body)
+    }
+
+    // MARK: - Commands
+
+    private func command(_ request: Request, _ context: WebContext) async throws -> Response {
+        guard let who = context.identity else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+        guard who.kind == .staff else {
+            return APIResponse.error(.forbidden, "forbidden", "the board token is read-only; sign in as staff to send commands")
+        }
+        if let refusal = Self.refuseUnlessJSON(request) { return refusal }
+        let verb = "\(context.parameters.get("group") ?? "")/\(context.parameters.get("action") ?? "")"
+        // One byte over the hub's limit is enough for the hub to refuse it with its own message.
+        guard let body = try await Self.readBody(request, limit: maxRequestBytes + 1) else {
+            return APIResponse.error(.contentTooLarge, "payload_too_large", "the request is larger than \(maxRequestBytes) bytes")
+        }
+        let outcome = await hub.request(verb: verb, payload: body, user: who.account, via: "http")
+        switch outcome.result {
+        case .success: return APIResponse.json(outcome.responseJSON)
+        case .failure(let error): return APIResponse.json(outcome.responseJSON, status: APIResponse.status(for: error.code))
+        }
+    }
+
+    // MARK: - Operations
+
+    private func health() async -> Response {
+        let summary = await hub.summary()
+        let healthy = summary.brokerConnected
+        return APIResponse.json([
+            "status": .string(healthy ? "ok" : "degraded"),
+            "broker": .string(summary.brokerConnected ? "connected" : "disconnected"),
+            "stations": .int(Int64(summary.stations)), "online": .int(Int64(summary.online)),
+            "sessions_active": .int(Int64(summary.active)), "sessions_paused": .int(Int64(summary.paused)),
+        ], status: healthy ? .ok : .serviceUnavailable)
+    }
+
+    private func metrics() async -> Response {
+        let summary = await hub.summary()
+        registry.makeGauge(name: "playclock_sessions_active", help: "Sessions running (not paused)").set(Int64(summary.active))
+        registry.makeGauge(name: "playclock_sessions_paused", help: "Sessions paused").set(Int64(summary.paused))
+        registry.makeGauge(name: "playclock_stations", help: "Stations configured").set(Int64(summary.stations))
+        registry.makeGauge(name: "playclock_stations_online", help: "Stations whose agent is online").set(Int64(summary.online))
+        registry.makeGauge(name: "playclock_broker_connected", help: "1 while the hub is connected to the broker")
+            .set(Int64(summary.brokerConnected ? 1 : 0))
+        for status in Self.statuses {
+            registry.makeGauge(name: "playclock_stations_by_status", labels: [("status", status)], help: "Stations by status")
+                .set(Int64(summary.byStatus[status] ?? 0))
+        }
+        registry.makeGauge(name: "playclock_dashboard_live_clients", help: "Open live feeds (dashboards and boards)")
+            .set(Int64(hub.feed.watcherCount))
+        return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                        body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+
+    static let statuses = ["idle", "active", "warned", "paused", "expired", "offline", "maintenance", "alarm"]
+
+    // MARK: - Helpers
+
+    /// Commands and sign-ins must be JSON: a plain HTML form (another site's, say) cannot send
+    /// that without the browser asking first, which, with the SameSite=Strict cookie, keeps
+    /// cross-site requests out.
+    static func refuseUnlessJSON(_ request: Request) -> Response? {
+        let type = request.headers[.contentType]?.lowercased() ?? ""
+        guard type.hasPrefix("application/json") else {
+            return APIResponse.error(.unsupportedMediaType, "invalid_request", "send the request as Content-Type: application/json")
+        }
+        return nil
+    }
+
+    /// The body, or nil when it is larger than `limit` bytes.
+    static func readBody(_ request: Request, limit: Int) async throws -> [UInt8]? {
+        var request = request
+        do {
+            let buffer = try await request.collectBody(upTo: limit)
+            return Array(buffer.readableBytesView)
+        } catch is NIOTooManyBytesError {
+            return nil
+        }
+    }
+}
+
+/// Resolves who is asking: the session cookie (staff), else the board token (`?token=` or
+/// `Authorization: Bearer`). Routes decide what an identity may do.
+struct StaffAuthMiddleware: RouterMiddleware {
+    typealias Context = WebContext
+    let sessions: StaffSessions
+
+    func handle(_ request: Request, context: WebContext, next: (Request, WebContext) async throws -> Response) async throws -> Response {
+        var context = context
+        if let token = request.cookies[Dashboard.cookieName]?.value, !token.isEmpty {
+            context.identity = await sessions.identity(session: token)
+        }
+        if context.identity == nil {
+            let bearer = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
+            if let token = bearer ?? request.uri.queryParameters.get("token") {
+                context.identity = sessions.identity(boardToken: token)
+            }
+        }
+        if let who = context.identity { context.logger[metadataKey: "staff.account"] = "\(who.account)" }
+        return try await next(request, context)
+    }
+}

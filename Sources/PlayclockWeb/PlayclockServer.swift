@@ -1,0 +1,69 @@
+import Hummingbird
+import Logging
+import NIOPosix
+import PlayclockAuth
+import PlayclockHub
+import Prometheus
+import ServiceLifecycle
+
+/// Assembles the whole daemon: broker connection, hub and (unless `--http off`) the dashboard,
+/// as services in one group, ordered by dependency and stopped gracefully on SIGTERM/SIGINT.
+public enum PlayclockServer {
+    public static func buildServiceGroup(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
+        let registry = PrometheusCollectorRegistry()
+        let metrics = HubMetrics(factory: PrometheusMetricsFactory(registry: registry))
+        let runtime = try PlayclockApp.buildRuntime(config, logger: logger, metrics: metrics)
+        var services = runtime.services
+        if let listen = config.http.listen {
+            let dashboard = try buildDashboard(config, hub: runtime.hub, registry: registry, logger: logger)
+            var httpLogger = logger
+            httpLogger[metadataKey: "component"] = "http"
+            let app = Application(
+                router: dashboard.buildRouter(),
+                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "playclockd"),
+                logger: httpLogger)
+            // Listed last, so stopped first: the live feeds end, then the server drains.
+            services.append(.init(service: app))
+            services.append(.init(service: LiveFeedCloser(feed: runtime.hub.feed)))
+            logger.info("dashboard configured", metadata: ["http.listen": "\(listen)"])
+        }
+        return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+
+    public static func buildDashboard(
+        _ config: HubConfiguration, hub: Hub, registry: PrometheusCollectorRegistry, logger: Logger
+    ) throws -> Dashboard {
+        var boardToken: String?
+        if let path = config.http.boardTokenFile {
+            do {
+                boardToken = try StaffSessions.readBoardToken(path)
+            } catch {
+                throw HubConfiguration.Error(error.description)
+            }
+        }
+        if config.http.usersFile == nil {
+            logger.warning("dashboard has no password file: nobody can sign in (set http.users_file)")
+        }
+        let sessions = StaffSessions(
+            roles: config.access.roles, usersFile: config.http.usersFile, boardToken: boardToken,
+            lifetime: .seconds(config.http.sessionHours * 3600),
+            verifier: { file, account, password in
+                // bcrypt takes a noticeable time on purpose: keep it off the event loops.
+                (try? await NIOThreadPool.singleton.runIfActive { file.verify(password, for: account) }) ?? false
+            })
+        return Dashboard(
+            hub: hub, sessions: sessions, registry: registry, maxRequestBytes: config.policy.maxRequestBytes,
+            sessionLifetimeSeconds: Int(config.http.sessionHours * 3600), secureCookies: config.http.secureCookies)
+    }
+}
+
+/// Ends every live feed when shutdown begins, so open dashboards do not hold the HTTP server's
+/// graceful shutdown open (their browsers reconnect to the restarted hub).
+struct LiveFeedCloser: Service {
+    let feed: LiveFeed
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        feed.finishAll()
+    }
+}
