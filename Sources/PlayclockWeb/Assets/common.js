@@ -95,7 +95,10 @@ export class LiveFloor {
     const session = station.session;
     if (!session) return null;
     if (session.paused || !session.ends_at) return session.remaining_s;
-    return Math.max(0, Math.ceil((Date.parse(session.ends_at) - this.now()) / 1000));
+    // Never above what the hub last said: remaining time only goes down between its updates, and
+    // this device's clock offset is known only to within the network delay.
+    const left = Math.ceil((Date.parse(session.ends_at) - this.now()) / 1000);
+    return Math.max(0, Math.min(left, session.remaining_s));
   }
 
   /** Stations grouped by zone (stations without one last), each group sorted by id. */

@@ -1,0 +1,133 @@
+"""The front desk in a real browser against a live hub, broker and simulated agents."""
+import os
+import re
+import time
+from pathlib import Path
+
+from selenium.webdriver.common.by import By
+
+from conftest import PASSWORDS, wait_until
+
+COUNTDOWN = re.compile(r"^\d+:\d\d(:\d\d)?$")
+
+
+def sign_in(browser, venue, account, password=None):
+    browser.get(venue.url + "/")
+    wait_until(lambda: browser.find_element(By.ID, "login-form").is_displayed(), what="sign-in form")
+    browser.find_element(By.ID, "login-account").send_keys(account)
+    browser.find_element(By.ID, "login-password").send_keys(password or PASSWORDS[account])
+    browser.find_element(By.CSS_SELECTOR, "#login-form button[type=submit]").click()
+
+
+def tile(browser, station):
+    return browser.find_element(By.CSS_SELECTOR, f'.tile[data-station="{station}"]')
+
+
+def tile_text(browser, station, part):
+    try:
+        return tile(browser, station).find_element(By.CSS_SELECTOR, f".{part}").text
+    except Exception:
+        return ""
+
+
+def action(browser, name, minutes=None):
+    selector = f'#actions button[data-action="{name}"]'
+    if minutes is not None:
+        selector += f'[data-minutes="{minutes}"]'
+    browser.find_element(By.CSS_SELECTOR, selector).click()
+
+
+def toast(browser):
+    node = browser.find_element(By.ID, "toast")
+    return node.text if node.is_displayed() else ""
+
+
+def test_a_wrong_password_is_refused_in_plain_words(venue, browser):
+    sign_in(browser, venue, "desk", "not-the-password")
+    message = wait_until(lambda: browser.find_element(By.ID, "login-error").text, what="sign-in error")
+    assert message == "wrong account or password"
+    assert not browser.find_element(By.ID, "app").is_displayed()
+
+
+def test_front_desk_starts_watches_and_stops_a_session(venue, browser):
+    sign_in(browser, venue, "boss")
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile")) == 12, what="12 station tiles")
+    assert browser.find_element(By.ID, "whoami").text == "boss · manager"
+    assert wait_until(lambda: browser.find_element(By.ID, "broker").text == "live", what="live pill")
+    zones = [z.text for z in browser.find_elements(By.CSS_SELECTOR, ".zone > h2")]
+    assert len(zones) >= 1, zones  # TEMP
+    wait_until(lambda: tile_text(browser, "PC-01", "status") == "Idle", what="PC-01 idle")
+    assert "agent online" in tile_text(browser, "PC-01", "health")
+
+    # Two taps: the tile, then the preset. The simulated agent must be unlocked over MQTT.
+    tile(browser, "PC-01").click()
+    action(browser, "start", 30)
+    wait_until(lambda: venue.arrivals("PC-01", "unlock"), what="the PC-01 agent to receive unlock")
+    wait_until(lambda: tile_text(browser, "PC-01", "status") == "In session", what="PC-01 in session")
+    first = wait_until(lambda: tile_text(browser, "PC-01", "countdown"), what="a countdown")
+    assert COUNTDOWN.match(first), first
+    assert first in ("30:00", "29:59", "29:58"), first
+    wait_until(lambda: tile_text(browser, "PC-01", "countdown") not in ("", first), timeout=4, what="the countdown to tick")
+    assert "done for" in toast(browser)
+
+    # Multi-select: two more stations at once, and a console on its Tasmota plug.
+    tile(browser, "PC-01").click()  # deselect
+    for station in ("PC-02", "PC-03", "PS5-01"):
+        tile(browser, station).click()
+    assert browser.find_element(By.ID, "selection-label").text == "3 stations"
+    action(browser, "start", 60)
+    for station in ("PC-02", "PC-03"):
+        wait_until(lambda: venue.arrivals(station, "unlock"), what=f"{station} unlock")
+    wait_until(lambda: "plug on" in tile_text(browser, "PS5-01", "health"), timeout=10, what="PS5-01 plug on")
+    for station in ("PC-02", "PC-03", "PS5-01"):
+        tile(browser, station).click()
+
+    # The events panel names who did it.
+    wait_until(lambda: any("session started" in e.text and "by boss" in e.text
+                           for e in browser.find_elements(By.CSS_SELECTOR, "#events li")), what="audited start event")
+
+    # A refusal comes back in plain words and changes nothing.
+    tile(browser, "PC-01").click()
+    action(browser, "start", 30)
+    wait_until(lambda: "PC 01: station PC-01 has session" in toast(browser), what="refusal toast")
+    assert tile_text(browser, "PC-01", "status") == "In session"
+
+    screenshot_dir = os.environ.get("PLAYCLOCK_SCREENSHOT_DIR")
+    if screenshot_dir:
+        tile(browser, "PC-01").click()  # leave nothing selected for the picture
+        browser.execute_script("document.activeElement.blur(); document.getElementById('toast').hidden = true;")
+        time.sleep(1.2)
+        browser.save_screenshot(str(Path(screenshot_dir) / "dashboard.png"))
+        tile(browser, "PC-01").click()
+
+    # Stop takes a second tap to confirm; then the agent is locked.
+    locks_before = len(venue.arrivals("PC-01", "lock"))
+    action(browser, "stop")
+    assert browser.find_element(By.CSS_SELECTOR, '#actions button[data-action="stop"]').text == "Tap again to stop"
+    assert len(venue.arrivals("PC-01", "lock")) == locks_before
+    action(browser, "stop")
+    wait_until(lambda: len(venue.arrivals("PC-01", "lock")) > locks_before, what="the PC-01 agent to be locked")
+    wait_until(lambda: tile_text(browser, "PC-01", "status") != "In session", what="PC-01 out of session")
+    assert tile_text(browser, "PC-01", "countdown") == ""
+
+
+def test_a_viewer_sees_the_floor_without_controls(venue, browser):
+    sign_in(browser, venue, "tv")
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile")) == 12, what="tiles")
+    assert browser.find_element(By.ID, "readonly-note").is_displayed()
+    visible = [b for b in browser.find_elements(By.CSS_SELECTOR, "#actions button[data-action]") if b.is_displayed()]
+    assert visible == []
+
+
+def test_the_wall_board_shows_big_countdowns_with_its_token_only(venue, browser):
+    browser.get(venue.board_link)
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile.big")) == 12, what="board tiles")
+    wait_until(lambda: COUNTDOWN.match(tile_text(browser, "PC-02", "countdown")), what="a countdown on the board")
+    assert browser.find_elements(By.CSS_SELECTOR, "button") == []
+    screenshot_dir = os.environ.get("PLAYCLOCK_SCREENSHOT_DIR")
+    if screenshot_dir:
+        browser.save_screenshot(str(Path(screenshot_dir) / "board.png"))
+
+    browser.get(venue.url + "/board?token=not-the-token-at-all")
+    message = wait_until(lambda: browser.find_element(By.ID, "board-error").text, what="board error")
+    assert "no valid token" in message
