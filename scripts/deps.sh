@@ -2,7 +2,7 @@
 # Installs the Debian packages Playclock builds and runs with, if any is missing.
 # Extra packages a caller needs can be named as arguments (scripts/bench.sh: python3-matplotlib).
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libssl-dev pkg-config openssl sqlite3 "$@")
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libssl-dev pkg-config openssl sqlite3 curl "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

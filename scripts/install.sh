@@ -5,6 +5,7 @@
 #   - installs the Mosquitto fragment (no anonymous access, accounts, ACL, TLS, WebSockets);
 #   - makes the venue CA and broker certificate if there is none (scripts/venue-ca.sh);
 #   - creates the hub's broker account `playclock-hub` with a random password;
+#   - creates the dashboard's (empty) password file and the wall board's token;
 #   - generates the ACL from the venue file (or the existing database);
 #   - installs the systemd unit and (re)starts Mosquitto and the hub when systemd runs.
 # Idempotent: run it again after an upgrade. Options:
@@ -59,11 +60,24 @@ if [ ! -f /etc/playclock/playclockd.json ]; then
   "password_file": "/etc/playclock/hub.password",
   "client_id": "playclock-hub",
   "venue": "/etc/playclock/venue.json",
-  "roles": {}
+  "roles": {},
+  "http": {
+    "listen": "127.0.0.1:8080",
+    "users_file": "/etc/playclock/dashboard.passwd",
+    "board_token_file": "/etc/playclock/board.token"
+  }
 }
 JSON
   chmod 640 /etc/playclock/playclockd.json && chgrp playclock /etc/playclock/playclockd.json
   echo "wrote /etc/playclock/playclockd.json: add staff accounts under \"roles\""
+fi
+
+# Dashboard sign-in passwords (playclock dashboard passwd NAME) and the wall board's token:
+# readable by the hub, written by root.
+[ -f /etc/playclock/dashboard.passwd ] || install -m 640 -o root -g playclock /dev/null /etc/playclock/dashboard.passwd
+if [ ! -f /etc/playclock/board.token ]; then
+  playclock dashboard board-token --out /etc/playclock/board.token >/dev/null
+  chgrp playclock /etc/playclock/board.token && chmod 640 /etc/playclock/board.token
 fi
 
 [ -f /etc/mosquitto/certs/ca.crt ] || ./scripts/venue-ca.sh --dir /etc/mosquitto/certs --server-name localhost "${ca_args[@]}"

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Runs Playclock locally: a private Mosquitto on loopback, the hub with a sample venue
-# (8 PCs, 4 consoles on smart plugs), simulated PC agents and simulated Tasmota/Shelly plugs.
-# Installs what it needs first. Ctrl-C stops all.
+# (8 PCs, 4 consoles on smart plugs) and its web dashboard, simulated PC agents and simulated
+# Tasmota/Shelly plugs. Installs what it needs first. Ctrl-C stops all.
 #   PLAYCLOCK_PORT   broker port (default 18830)
-#   PLAYCLOCK_STATE  directory for the broker config, database and logs (default ./run)
+#   PLAYCLOCK_HTTP   dashboard address (default 127.0.0.1:8080; 0.0.0.0:8080 to reach it from a tablet)
+#   PLAYCLOCK_STATE  directory for the broker config, database, dashboard accounts and logs (default ./run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
 
 port="${PLAYCLOCK_PORT:-18830}"
+http="${PLAYCLOCK_HTTP:-127.0.0.1:8080}"
 state="${PLAYCLOCK_STATE:-$PWD/run}"
 mkdir -p "$state"
 
@@ -19,6 +21,24 @@ swift build -c release --product playclock-sim >/dev/null
 bin="$(swift build -c release --show-bin-path)"
 
 sed "s/@PORT@/$port/" mosquitto/dev.conf.in > "$state/mosquitto.conf"
+
+# Dashboard accounts for the demo, made once and kept in the state directory: a manager, a
+# cashier and a viewer with random passwords, and the wall board's token.
+if [ ! -f "$state/dashboard.passwd" ]; then
+  umask 077
+  for account in manager cashier viewer; do
+    "$bin/playclock" dashboard passwd "$account" --file "$state/dashboard.passwd" --cost 10
+  done > "$state/dashboard-accounts.txt"
+  umask 022
+fi
+[ -f "$state/board.token" ] || "$bin/playclock" dashboard board-token --out "$state/board.token" >/dev/null
+cat > "$state/playclockd.json" <<JSON
+{
+  "roles": {"manager": "manager", "cashier": "cashier", "viewer": "viewer"},
+  "shared_topic_role": "manager",
+  "http": {"listen": "$http", "users_file": "$state/dashboard.passwd", "board_token_file": "$state/board.token"}
+}
+JSON
 
 pids=()
 cleanup() {
@@ -36,8 +56,8 @@ for _ in $(seq 50); do
   sleep 0.1
 done
 
-"$bin/playclockd" --broker "mqtt://127.0.0.1:$port" --database "$state/playclock.sqlite" \
-  --venue samples/venue.json 2>"$state/playclockd.log" &
+"$bin/playclockd" --config "$state/playclockd.json" --broker "mqtt://127.0.0.1:$port" \
+  --database "$state/playclock.sqlite" --venue samples/venue.json 2>"$state/playclockd.log" &
 pids+=($!)
 "$bin/playclock-sim" --broker "mqtt://127.0.0.1:$port" --pcs 8 \
   --tasmota ps5-plug-1,ps5-plug-2 --shelly1 shellyplug-s-xbox1 --shelly2 shellyplusplugs-switch1 \
@@ -45,9 +65,19 @@ pids+=($!)
 pids+=($!)
 sleep 1
 
+url="http://$http"
+[[ "$http" == 0.0.0.0:* ]] && url="http://$(hostname -I 2>/dev/null | awk '{print $1}'):${http##*:}"
+for _ in $(seq 50); do curl -fs "http://127.0.0.1:${http##*:}/healthz" >/dev/null 2>&1 && break; sleep 0.1; done
+
 cat <<TXT
 
 Playclock is running (broker mqtt://127.0.0.1:$port, state in $state).
+
+Front desk:  $url/
+  sign in as (account password):
+$(sed 's/^/    /' "$state/dashboard-accounts.txt")
+Wall board:  $url/board?token=$(head -n1 "$state/board.token")
+Health:      $url/healthz     Metrics: $url/metrics
 
 Watch everything the hub says:
   mosquitto_sub -p $port -t 'playclock/#' -v

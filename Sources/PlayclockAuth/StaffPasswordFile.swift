@@ -65,7 +65,8 @@ public struct StaffPasswordFile: Sendable, Equatable {
         hashes.keys.sorted().map { "\($0):\(hashes[$0]!)\n" }.joined()
     }
 
-    /// Writes the file atomically with mode 0600.
+    /// Writes the file atomically. A new file gets mode 0600; a replaced file keeps its mode, owner
+    /// and group (so a file installed as root:playclock 0640 stays readable by the hub).
     public func write(to path: String) throws(Error) {
         let url = URL(fileURLWithPath: path)
         let temporary = url.deletingLastPathComponent()
@@ -73,6 +74,11 @@ public struct StaffPasswordFile: Sendable, Equatable {
         let bytes = Array(text.utf8)
         let fd = open(temporary.path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard fd >= 0 else { throw Error("cannot write \(temporary.path): \(String(cString: strerror(errno)))") }
+        var existing = stat()
+        if stat(path, &existing) == 0 {
+            _ = fchmod(fd, existing.st_mode & 0o7777)
+            if getuid() == 0 { _ = fchown(fd, existing.st_uid, existing.st_gid) }
+        }
         var written = 0
         while written < bytes.count {
             let n = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress! + written, bytes.count - written) }

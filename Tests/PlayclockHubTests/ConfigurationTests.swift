@@ -87,4 +87,54 @@ import Testing
         let path = try write("empty", "\n")
         #expect(throws: HubConfiguration.Error.self) { try HubConfiguration.readPassword(path) }
     }
+
+    @Test func theHTTPSectionConfiguresTheDashboard() throws {
+        let path = try write("h.json", """
+            {"http": {"listen": "0.0.0.0:9090", "users_file": "/etc/playclock/dashboard.passwd",
+                      "board_token_file": "/etc/playclock/board.token", "session_hours": 8, "secure_cookies": true}}
+            """)
+        var config = HubConfiguration()
+        #expect(config.http.listen == HubConfiguration.HostPort(host: "127.0.0.1", port: 8080))
+        try config.apply(configFile: path)
+        #expect(config.http.listen == HubConfiguration.HostPort(host: "0.0.0.0", port: 9090))
+        #expect(config.http.usersFile == "/etc/playclock/dashboard.passwd")
+        #expect(config.http.boardTokenFile == "/etc/playclock/board.token")
+        #expect(config.http.sessionHours == 8)
+        #expect(config.http.secureCookies)
+
+        try config.setHTTPListen("off")
+        #expect(config.http.listen == nil)
+        try config.setHTTPListen("[::1]:8081")
+        #expect(config.http.listen?.description == "[::1]:8081")
+    }
+
+    @Test func badHTTPSettingsAreRefusedAndChangeNothing() throws {
+        for (body, message) in [
+            (#"{"http": {"listen": "8080"}}"#, "HOST:PORT"),
+            (#"{"http": {"listen": "127.0.0.1:70000"}}"#, "HOST:PORT"),
+            (#"{"http": {"listen": "::1:8080"}}"#, "HOST:PORT"),
+            (#"{"http": {"session_hours": 0}}"#, "session_hours"),
+            (#"{"http": {"secure_cookies": "yes"}}"#, "secure_cookies"),
+            (#"{"http": {"port": 8080}}"#, "unknown http key \"port\""),
+            (#"{"http": "127.0.0.1:8080"}"#, "must be an object"),
+        ] {
+            let path = try write("bad.json", body)
+            var config = HubConfiguration()
+            #expect {
+                try config.apply(configFile: path)
+            } throws: { error in
+                (error as? HubConfiguration.Error)?.description.contains(message) == true
+            }
+            #expect(config == HubConfiguration(), "\(body)")
+        }
+    }
+
+    @Test func theShippedSampleConfigIsValid() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("samples/playclockd.json").path
+        var config = HubConfiguration()
+        try config.apply(configFile: sample)
+        #expect(config.http.usersFile == "/etc/playclock/dashboard.passwd")
+        #expect(config.access.roles["ann"] == .cashier)
+    }
 }
