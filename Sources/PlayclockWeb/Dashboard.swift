@@ -145,11 +145,15 @@ public struct Dashboard: Sendable {
         ]
         let keepAlive = self.keepAlive
         let body = ResponseBody { writer in
-            let (lines, out) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .unbounded)
+            // Bounded like the feed itself: a client that stops reading is cut off (its browser
+            // reconnects and starts from a fresh snapshot) rather than buffered without limit.
+            let (lines, out) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(1024))
             out.yield(LiveEvents.frame(retryMillis: 2000))
             out.yield(LiveEvents.frame(event: "snapshot", data: JSONCoding.encode(snapshot)))
             let forward = Task {
-                for await item in start.changes { out.yield(LiveEvents.frame(item)) }
+                for await item in start.changes {
+                    if case .dropped = out.yield(LiveEvents.frame(item)) { break }
+                }
                 out.finish()  // the hub stopped, or this watcher fell behind: the browser reconnects
             }
             let ping = Task {
