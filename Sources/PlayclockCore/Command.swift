@@ -1,7 +1,7 @@
 /// A staff command, decoded and validated from a request (`R/hub/request/<verb>` + JSON body).
 public enum Command: Sendable, Equatable {
-    case stationAdd(id: StationID, name: String, kind: StationKind, plug: PlugBinding?)
-    case stationUpdate(StationID, name: String?, kind: StationKind?, plug: PlugUpdate)
+    case stationAdd(id: StationID, name: String, kind: StationKind, plug: PlugBinding?, zone: String? = nil)
+    case stationUpdate(StationID, name: String?, kind: StationKind?, plug: PlugUpdate, zone: FieldUpdate<String> = .keep)
     case stationRemove(StationID)
     case stationList
     case stationGet(StationID)
@@ -12,26 +12,33 @@ public enum Command: Sendable, Equatable {
     case sessionResume(StationID)
     case sessionStop(StationID)
     case sessionTransfer(from: StationID, to: StationID)
+    /// Switches the station's plug on (a power hold) or off by hand, outside a session.
+    case plugPower(StationID, on: Bool)
 
-    /// What `station/update` does to the plug binding.
-    public enum PlugUpdate: Sendable, Equatable {
+    /// What `station/update` does to an optional field: absent keeps it, `null` removes it, a
+    /// value sets it.
+    public enum FieldUpdate<Value: Sendable & Equatable>: Sendable, Equatable {
         case keep
         case remove
-        case set(PlugBinding)
+        case set(Value)
     }
+
+    /// What `station/update` does to the plug binding.
+    public typealias PlugUpdate = FieldUpdate<PlugBinding>
 
     public static let verbs = [
         "station/add", "station/update", "station/remove", "station/list", "station/get", "station/maintenance",
         "session/start", "session/extend", "session/pause", "session/resume", "session/stop", "session/transfer",
+        "plug/power",
     ]
 
     /// The stations whose state the command may change.
     public var stations: [StationID] {
         switch self {
         case .stationList, .stationGet: return []
-        case .stationAdd(let id, _, _, _), .stationUpdate(let id, _, _, _), .stationRemove(let id),
+        case .stationAdd(let id, _, _, _, _), .stationUpdate(let id, _, _, _, _), .stationRemove(let id),
             .stationMaintenance(let id, _), .sessionStart(let id, _), .sessionExtend(let id, _), .sessionPause(let id),
-            .sessionResume(let id), .sessionStop(let id):
+            .sessionResume(let id), .sessionStop(let id), .plugPower(let id, _):
             return [id]
         case .sessionTransfer(let from, let to): return [from, to]
         }
@@ -103,16 +110,14 @@ public struct Request: Sendable, Equatable {
             let name = try optionalString(body, "name", maxLength: 64) ?? id.value
             let kind = try optionalKind(body) ?? .pc
             let plug = try body["plug"].flatMap { $0 == .null ? nil : $0 }.map { value throws(CommandError) in try PlugBinding.parse(value) }
-            return .stationAdd(id: id, name: name, kind: kind, plug: plug)
+            let zone = try body["zone"].flatMap { $0 == .null ? nil : $0 }.map { value throws(CommandError) in try parseZone(value) }
+            return .stationAdd(id: id, name: name, kind: kind, plug: plug, zone: zone)
         case "station/update":
             let id = try station(body, "station")
-            let plug: Command.PlugUpdate
-            switch body["plug"] {
-            case nil: plug = .keep
-            case .null?: plug = .remove
-            case let value?: plug = .set(try PlugBinding.parse(value))
-            }
-            return .stationUpdate(id, name: try optionalString(body, "name", maxLength: 64), kind: try optionalKind(body), plug: plug)
+            let plug = try fieldUpdate(body["plug"]) { value throws(CommandError) in try PlugBinding.parse(value) }
+            let zone = try fieldUpdate(body["zone"]) { value throws(CommandError) in try parseZone(value) }
+            return .stationUpdate(
+                id, name: try optionalString(body, "name", maxLength: 64), kind: try optionalKind(body), plug: plug, zone: zone)
         case "station/remove": return .stationRemove(try station(body, "station"))
         case "station/list": return .stationList
         case "station/get": return .stationGet(try station(body, "station"))
@@ -132,6 +137,10 @@ public struct Request: Sendable, Equatable {
             let to = try station(body, "to")
             guard from != to else { throw CommandError("invalid_request", "cannot transfer a session to the same station") }
             return .sessionTransfer(from: from, to: to)
+        case "plug/power":
+            let id = try station(body, "station")
+            guard let on = body["on"]?.boolValue else { throw CommandError("invalid_request", "\"on\" must be true or false") }
+            return .plugPower(id, on: on)
         default:
             throw CommandError("unknown_verb", "unknown verb \"\(verb)\"; known verbs: \(Command.verbs.joined(separator: ", "))")
         }
@@ -145,6 +154,26 @@ public struct Request: Sendable, Equatable {
                 "invalid_station_id", "\"\(key)\" must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-' (no '+', '#' or '/')")
         }
         return id
+    }
+
+    /// An optional field of `station/update`: absent keeps it, `null` removes it, anything else is parsed.
+    private static func fieldUpdate<Value>(
+        _ value: JSONValue?, _ parse: (JSONValue) throws(CommandError) -> Value
+    ) throws(CommandError) -> Command.FieldUpdate<Value> {
+        switch value {
+        case nil: return .keep
+        case .null?: return .remove
+        case let value?: return .set(try parse(value))
+        }
+    }
+
+    private static func parseZone(_ value: JSONValue) throws(CommandError) -> String {
+        guard let text = value.stringValue, let zone = StationZone.normalized(text) else {
+            throw CommandError(
+                "invalid_request",
+                "\"zone\" must be a string of 1-\(StationZone.maxLength) characters (leading and trailing spaces are trimmed) without control characters")
+        }
+        return zone
     }
 
     private static func optionalKind(_ body: [String: JSONValue]) throws(CommandError) -> StationKind? {

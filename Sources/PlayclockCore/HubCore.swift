@@ -401,18 +401,19 @@ public struct HubCore: Sendable {
             return (["stations": .array(stationIDs.compactMap { stationState($0, now: now) })], [])
         case .stationGet(let id):
             return (stateJSON(try entry(id), now: now), [])
-        case .stationAdd(let id, let name, let kind, let plug):
+        case .stationAdd(let id, let name, let kind, let plug, let zone):
             guard entries[id] == nil else { throw CommandError("station_exists", "station \(id) already exists") }
-            let station = Station(id: id, name: name, kind: kind, plug: plug)
+            let station = Station(id: id, name: name, kind: kind, plug: plug, zone: zone)
             let entry = Entry(station: station, online: kind.expectsAgent ? false : nil)
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveStation(station),
-                event("station.added", station: id, session: nil, data: ["name": .string(name), "kind": .string(kind.value)], now: now),
+                event("station.added", station: id, session: nil,
+                      data: ["name": .string(name), "kind": .string(kind.value), "zone": JSONValue(zone)], now: now),
                 publishState(entry, now: now),
                 publishControl(id, lock(session: nil, reason: "idle", now: now)),
             ])
-        case .stationUpdate(let id, let name, let kind, let plug):
+        case .stationUpdate(let id, let name, let kind, let plug, let zone):
             var entry = try entry(id)
             if let name { entry.station.name = name }
             if let kind {
@@ -422,17 +423,25 @@ public struct HubCore: Sendable {
             }
             switch plug {
             case .keep: break
-            case .remove: entry.station.plug = nil; entry.plug = PlugRuntime()
+            case .remove:
+                entry.station.plug = nil
+                entry.station.powerHold = false
+                entry.plug = PlugRuntime()
             case .set(let binding):
                 if binding != entry.station.plug { entry.plug = PlugRuntime() }
                 entry.station.plug = binding
+            }
+            switch zone {
+            case .keep: break
+            case .remove: entry.station.zone = nil
+            case .set(let zone): entry.station.zone = zone
             }
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveStation(entry.station),
                 event("station.updated", station: id, session: nil,
                       data: ["name": .string(entry.station.name), "kind": .string(entry.station.kind.value),
-                             "plug": entry.station.plug?.json ?? .null], now: now),
+                             "plug": entry.station.plug?.json ?? .null, "zone": JSONValue(entry.station.zone)], now: now),
                 publishState(entry, now: now),
             ])
         case .stationRemove(let id):
@@ -471,8 +480,11 @@ public struct HubCore: Sendable {
             entry.nextCountdownMonoNanos = nextCountdown(after: now, entry: entry)
             entry.plug.sessionMaxWatts = nil
             entry.plug.offAtMonoNanos = nil
+            // The session owns the power now; a hand-set hold would keep the plug on after it ends.
+            let releasedHold = entry.station.powerHold
+            entry.station.powerHold = false
             entries[id] = entry
-            return (stateJSON(entry, now: now), [
+            return (stateJSON(entry, now: now), (releasedHold ? [.saveStation(entry.station)] : []) + [
                 .saveSession(session),
                 event("session.started", station: id, session: session.id, data: ["granted_s": .int(secs)], now: now),
             ] + unlocking(id, session, now: now) + [
@@ -574,10 +586,12 @@ public struct HubCore: Sendable {
             to.nextCountdownMonoNanos = nextCountdown(after: now, entry: to)
             to.plug.sessionMaxWatts = nil
             to.plug.offAtMonoNanos = nil
+            let releasedHold = to.station.powerHold
+            to.station.powerHold = false
             let left = sessionLeft(&from, session: session, now: now)
             entries[fromID] = from
             entries[toID] = to
-            var actions: [HubAction] = left + [
+            var actions: [HubAction] = left + (releasedHold ? [.saveStation(to.station)] : []) + [
                 .saveSession(session),
                 event("session.transferred", station: fromID, session: session.id,
                       data: ["to": .string(toID.value), "remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
@@ -589,6 +603,23 @@ public struct HubCore: Sendable {
                 : unlocking(toID, session, now: now)
             actions += [publishCountdown(to, now: now), publishState(to, now: now)]
             return (["from": stateJSON(from, now: now), "to": stateJSON(to, now: now)], actions)
+        case .plugPower(let id, let on):
+            var entry = try entry(id)
+            guard entry.station.plug != nil else { throw CommandError("no_plug", "station \(id) has no plug") }
+            if let session = entry.session {
+                throw CommandError(
+                    "session_running",
+                    "station \(id) has session \(session.id): power follows the session; pause or stop the session instead")
+            }
+            entry.station.powerHold = on
+            // Power is by hand from now on: what is left of the last session's graceful delay no longer applies.
+            entry.plug.offAtMonoNanos = nil
+            entries[id] = entry
+            return (stateJSON(entry, now: now), [
+                .saveStation(entry.station),
+                event("plug.manual", station: id, session: nil, data: ["on": .bool(on)], now: now),
+                publishState(entry, now: now),
+            ])
         }
     }
 
@@ -632,8 +663,11 @@ public struct HubCore: Sendable {
         return lastRPCID
     }
 
-    /// Whether the station's plug should be on now: a running session, or the graceful delay after one.
+    /// Whether the station's plug should be on now: a running session, the graceful delay after
+    /// one, or a hold set by hand while there is no session (it wins over maintenance: power for a
+    /// console update).
     private func wantsPower(_ entry: Entry, now: Timestamp) -> Bool {
+        if entry.station.powerHold, entry.session == nil { return true }
         if entry.station.maintenance { return false }
         if let session = entry.session { return !session.paused }
         return entry.plug.offAtMonoNanos.map { $0 > now.monoNanos } ?? false
@@ -681,12 +715,17 @@ public struct HubCore: Sendable {
                 actions.append(event("plug.alarm", station: id, session: entry.session?.id,
                                      data: ["reason": "unconfirmed", "attempts": .int(Int64(entry.plug.attempts - 1))], now: now))
             }
-            var offAfter: Int64?
+            var offTimer = PlugBinding.OffTimer.unchanged
             if want, binding.hasOffTimer, let session = entry.session {
                 // Covers the graceful delay too, or the plug would cut power in the middle of it.
-                offAfter = seconds(session.remainingMillis(at: now)) + policy.plugOffDelaySeconds + policy.plugFailsafeMarginSeconds
+                offTimer = .after(
+                    seconds: seconds(session.remainingMillis(at: now)) + policy.plugOffDelaySeconds + policy.plugFailsafeMarginSeconds)
+            } else if want, binding.hasOffTimer, entry.station.powerHold {
+                // Held by hand: no paid time to enforce, and a timer left armed by the last session
+                // (Tasmota's PulseTime is a setting) must not cut the console off in the middle of an update.
+                offTimer = .disarmed
             }
-            for message in binding.switchCommands(on: want, offAfterSeconds: offAfter, rpcSource: rpcSource, rpcID: nextRPCID()) {
+            for message in binding.switchCommands(on: want, offTimer: offTimer, rpcSource: rpcSource, rpcID: nextRPCID()) {
                 actions.append(.publish(message))
             }
             let backoff = min(policy.plugRetryMaxSeconds, policy.plugRetryInitialSeconds << min(entry.plug.attempts - 1, 20))
@@ -777,6 +816,7 @@ public struct HubCore: Sendable {
         fields["watts"] = p.watts.map { .double(($0 * 10).rounded() / 10) } ?? .null
         fields["confirmed"] = .bool(p.confirmed)
         fields["alarm"] = p.alarm.map { .string($0) } ?? .null
+        fields["hold"] = .bool(entry.station.powerHold)
         return .object(fields)
     }
 
@@ -824,6 +864,7 @@ public struct HubCore: Sendable {
             "station": .string(entry.station.id.value),
             "name": .string(entry.station.name),
             "kind": .string(entry.station.kind.value),
+            "zone": JSONValue(entry.station.zone),
             "online": entry.online.map { .bool($0) } ?? .null,
             "status": .string(status(entry, now: now)),
             "maintenance": .bool(entry.station.maintenance),

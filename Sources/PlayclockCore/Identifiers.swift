@@ -54,3 +54,22 @@ public enum AccountName {
         }
     }
 }
+
+/// Where a station sits on the floor ("PC floor", "VIP room", "Console lounge"): free text for
+/// people, 1-32 characters once leading and trailing whitespace is trimmed, no control characters.
+public enum StationZone {
+    public static let maxLength = 32
+
+    /// The zone as stored and shown (trimmed), or nil when `text` is not a valid zone.
+    public static func normalized(_ text: String) -> String? {
+        let characters = Array(text)
+        guard let first = characters.firstIndex(where: { !$0.isWhitespace }),
+            let last = characters.lastIndex(where: { !$0.isWhitespace })
+        else { return nil }
+        let trimmed = characters[first...last]
+        guard trimmed.count <= maxLength,
+            !trimmed.contains(where: { $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
+        else { return nil }
+        return String(trimmed)
+    }
+}

@@ -83,15 +83,29 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
         }
     }
 
-    /// The messages that switch the plug. `offAfterSeconds` arms the plug's own off-timer where it
-    /// has one (Tasmota PulseTime, Shelly Gen2 toggle_after). Never retained: a plug would
-    /// re-execute a retained command every time it reconnects.
-    public func switchCommands(on: Bool, offAfterSeconds: Int64?, rpcSource: String, rpcID: Int64) -> [Outbound] {
+    /// What a switch on does to the plug's own off-timer (Tasmota PulseTime, Shelly Gen2 toggle_after).
+    public enum OffTimer: Sendable, Equatable {
+        /// Nothing is said about it (Tasmota keeps its PulseTime setting; Shelly Gen2 sets none).
+        case unchanged
+        /// The plug switches itself off after this many seconds.
+        case after(seconds: Int64)
+        /// The plug stays on until told otherwise (Tasmota: PulseTime 0).
+        case disarmed
+    }
+
+    /// The messages that switch the plug. `offTimer` arms or disarms the plug's own off-timer where
+    /// it has one (Tasmota PulseTime, Shelly Gen2 toggle_after); it only matters when switching on.
+    /// Never retained: a plug would re-execute a retained command every time it reconnects.
+    public func switchCommands(on: Bool, offTimer: OffTimer = .unchanged, rpcSource: String, rpcID: Int64) -> [Outbound] {
         switch self {
         case .tasmota(let t, let n):
             var out: [Outbound] = []
-            if on, let seconds = offAfterSeconds {
-                out.append(command("cmnd/\(t)/PulseTime\(n)", String(Self.tasmotaPulseTime(seconds: seconds))))
+            if on {
+                switch offTimer {
+                case .unchanged: break
+                case .after(let seconds): out.append(command("cmnd/\(t)/PulseTime\(n)", String(Self.tasmotaPulseTime(seconds: seconds))))
+                case .disarmed: out.append(command("cmnd/\(t)/PulseTime\(n)", "0"))
+                }
             }
             out.append(command("cmnd/\(t)/POWER\(n)", on ? "ON" : "OFF"))
             return out
@@ -99,7 +113,8 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
             return [command("shellies/\(id)/relay/\(n)/command", on ? "on" : "off")]
         case .shelly2(let p, let s):
             var params: [String: JSONValue] = ["id": .int(Int64(s)), "on": .bool(on)]
-            if on, let seconds = offAfterSeconds { params["toggle_after"] = .int(seconds) }
+            // Gen2 keeps no timer setting: it only runs one when a Switch.Set asks for it.
+            if on, case .after(let seconds) = offTimer { params["toggle_after"] = .int(seconds) }
             let rpc: JSONValue = ["id": .int(rpcID), "src": .string(rpcSource), "method": "Switch.Set", "params": .object(params)]
             return [Outbound(topic: "\(p)/rpc", payload: JSONCoding.encode(rpc), qos: .atLeastOnce, retain: false)]
         }

@@ -5,7 +5,7 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     case viewer
     /// Runs sessions at the counter: start, extend, pause, resume, stop.
     case cashier
-    /// Everything: also transfers sessions and edits stations, plugs and maintenance.
+    /// Everything: also transfers sessions, edits stations, plugs and maintenance, and powers plugs by hand.
     case manager
 
     public func permits(_ command: Command) -> Bool {
@@ -18,7 +18,7 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
             return .viewer
         case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop:
             return .cashier
-        case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance:
+        case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance, .plugPower:
             return .manager
         }
     }

@@ -243,7 +243,7 @@ public struct HubConfiguration: Sendable, Equatable {
         }
     }
 
-    /// Reads a venue file: `{"stations": [{"station": "PC-01", "name": "PC 01", "kind": "pc"}, ...]}`.
+    /// Reads a venue file: `{"stations": [{"station": "PC-01", "name": "PC 01", "kind": "pc", "zone": "PC floor"}, ...]}`.
     public static func readVenue(_ path: String) throws(Error) -> [Station] {
         guard let bytes = FileManager.default.contents(atPath: path) else { throw Error("cannot read venue file \(path)") }
         guard case .array(let items)? = (try? JSONCoding.decode(Array(bytes)))?["stations"] else {
@@ -259,9 +259,9 @@ public struct HubConfiguration: Sendable, Equatable {
             } catch {
                 throw Error("venue file \(path): entry \(index): \(error.message)")
             }
-            guard case .stationAdd(let id, let name, let kind, let plug) = command else { continue }
+            guard case .stationAdd(let id, let name, let kind, let plug, let zone) = command else { continue }
             guard seen.insert(id).inserted else { throw Error("venue file \(path): station \(id) appears twice") }
-            stations.append(Station(id: id, name: name, kind: kind, plug: plug))
+            stations.append(Station(id: id, name: name, kind: kind, plug: plug, zone: zone))
         }
         return stations
     }

@@ -50,6 +50,12 @@ public final class HubStore: @unchecked Sendable {
         SQLiteMigration(
             version: 2, name: "station plug binding",
             sql: "ALTER TABLE stations ADD COLUMN plug TEXT;"),
+        SQLiteMigration(
+            version: 3, name: "station zone and plug power hold",
+            sql: """
+                ALTER TABLE stations ADD COLUMN zone TEXT;
+                ALTER TABLE stations ADD COLUMN power_hold INTEGER NOT NULL DEFAULT 0;
+                """),
     ]
 
     public init(path: String) throws {
@@ -62,12 +68,14 @@ public final class HubStore: @unchecked Sendable {
     // MARK: - Loading
 
     public func stations() throws -> [Station] {
-        try db.query("SELECT id, name, kind, maintenance, plug FROM stations ORDER BY id").compactMap { row in
+        try db.query("SELECT id, name, kind, maintenance, plug, zone, power_hold FROM stations ORDER BY id").compactMap { row in
             guard let id = row.string("id").flatMap(StationID.init), let name = row.string("name"),
                 let kind = row.string("kind").flatMap(StationKind.init)
             else { return nil }
             let plug = row.string("plug").flatMap { try? PlugBinding.parse(JSONCoding.decode(Array($0.utf8))) }
-            return Station(id: id, name: name, kind: kind, maintenance: row.bool("maintenance") ?? false, plug: plug)
+            return Station(
+                id: id, name: name, kind: kind, maintenance: row.bool("maintenance") ?? false, plug: plug,
+                zone: row.string("zone").flatMap(StationZone.normalized), powerHold: row.bool("power_hold") ?? false)
         }
     }
 
@@ -119,8 +127,9 @@ public final class HubStore: @unchecked Sendable {
         try db.transaction {
             var added: [StationID] = []
             for s in stations {
-                try db.run("INSERT OR IGNORE INTO stations (id, name, kind, maintenance, plug) VALUES (?, ?, ?, ?, ?)",
-                           Self.bindings(s))
+                try db.run(
+                    "INSERT OR IGNORE INTO stations (id, name, kind, maintenance, plug, zone, power_hold) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    Self.bindings(s))
                 if db.changes > 0 { added.append(s.id) }
             }
             return added
@@ -144,15 +153,18 @@ public final class HubStore: @unchecked Sendable {
     private func save(_ s: Station) throws {
         try db.run(
             """
-            INSERT INTO stations (id, name, kind, maintenance, plug) VALUES (?, ?, ?, ?, ?)
+            INSERT INTO stations (id, name, kind, maintenance, plug, zone, power_hold) VALUES (?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET name = excluded.name, kind = excluded.kind, maintenance = excluded.maintenance,
-                plug = excluded.plug
+                plug = excluded.plug, zone = excluded.zone, power_hold = excluded.power_hold
             """, Self.bindings(s))
     }
 
     private static func bindings(_ s: Station) -> [SQLiteValue] {
         let plug = s.plug.map { String(decoding: JSONCoding.encode($0.json), as: UTF8.self) }
-        return [.text(s.id.value), .text(s.name), .text(s.kind.value), SQLiteValue(s.maintenance), SQLiteValue(plug)]
+        return [
+            .text(s.id.value), .text(s.name), .text(s.kind.value), SQLiteValue(s.maintenance), SQLiteValue(plug), SQLiteValue(s.zone),
+            SQLiteValue(s.powerHold),
+        ]
     }
 
     private func save(_ s: SessionRecord) throws {

@@ -22,10 +22,12 @@ struct Playclock: AsyncParsableCommand {
               playclock session extend PC-01 --minutes 15
               playclock session transfer PC-01 PC-02
               playclock station maintenance PC-03 on
+              playclock station update PC-09 --zone "VIP room"
+              playclock plug power PS5-01 on
             """,
         subcommands: [
-            Stations.self, StationCommand.self, SessionCommand.self, RawRequest.self, BrokerCommand.self, DatabaseCommand.self,
-            DashboardCommand.self,
+            Stations.self, StationCommand.self, SessionCommand.self, PlugCommand.self, RawRequest.self, BrokerCommand.self,
+            DatabaseCommand.self, DashboardCommand.self,
         ])
 }
 
@@ -133,7 +135,7 @@ enum Render {
         return "\(id) \(status), \(left) left\(ends) (session \(session["id"]?.stringValue ?? "?"))"
     }
 
-    /// `tasmota on 64W`, `shelly2 off`, `tasmota ? ALARM offline`, or `-`.
+    /// `tasmota on 64W`, `shelly2 off`, `tasmota on held` (powered by hand), `tasmota ? ALARM offline`, or `-`.
     static func plug(_ value: JSONValue?) -> String {
         guard let plug = value, plug != .null else { return "-" }
         var parts = [plug["type"]?.stringValue ?? "?"]
@@ -143,13 +145,14 @@ enum Render {
         default: parts.append("?")
         }
         if let watts = plug["watts"]?.doubleValue { parts.append("\(Int(watts.rounded()))W") }
+        if plug["hold"] == .bool(true) { parts.append("held") }
         if let alarm = plug["alarm"]?.stringValue { parts.append("ALARM \(alarm)") }
         return parts.joined(separator: " ")
     }
 
     static func table(_ data: JSONValue) -> String {
         guard case .array(let stations)? = data["stations"] else { return "" }
-        var rows = [["STATION", "NAME", "KIND", "ONLINE", "STATUS", "LEFT", "ENDS AT", "PLUG"]]
+        var rows = [["STATION", "NAME", "KIND", "ZONE", "ONLINE", "STATUS", "LEFT", "ENDS AT", "PLUG"]]
         for s in stations {
             let session = s["session"].flatMap { $0 == .null ? nil : $0 }
             let online: String
@@ -159,7 +162,8 @@ enum Render {
             default: online = "-"
             }
             rows.append([
-                s["station"]?.stringValue ?? "?", s["name"]?.stringValue ?? "", s["kind"]?.stringValue ?? "", online,
+                s["station"]?.stringValue ?? "?", s["name"]?.stringValue ?? "", s["kind"]?.stringValue ?? "",
+                s["zone"]?.stringValue ?? "-", online,
                 s["status"]?.stringValue ?? "", session.map { duration($0["remaining_s"]?.intValue ?? 0) } ?? "-",
                 session?["ends_at"]?.stringValue ?? "-", plug(s["plug"]),
             ])
@@ -201,27 +205,38 @@ struct StationCommand: AsyncParsableCommand {
         @Option(help: "Kind: pc, console, ... (default pc).") var kind: String = "pc"
         @Option(help: #"Smart plug binding as JSON, e.g. '{"type":"tasmota","topic":"ps5-plug-1"}' (see topics.md)."#)
         var plug: String?
+        @Option(help: #"Zone on the floor, e.g. "VIP room" (1-32 characters)."#) var zone: String?
         @OptionGroup var connection: Connection
         func run() async throws {
             var body: [String: JSONValue] = ["station": .string(station), "kind": .string(kind)]
             if let name { body["name"] = .string(name) }
             if let plug { body["plug"] = try StationCommand.plugValue(plug, allowNone: false) }
+            if let zone { body["zone"] = .string(zone) }
             try await connection.send("station/add", body, render: Render.stationLine)
         }
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change a station's name, kind or plug binding.")
+        static let configuration = CommandConfiguration(
+            abstract: "Change a station's name, kind, zone or plug binding.",
+            discussion: "Only the options given change. --no-zone takes the station out of its zone.")
         @Argument var station: String
         @Option(help: "New display name.") var name: String?
         @Option(help: "New kind.") var kind: String?
         @Option(help: "New plug binding as JSON, or none to unbind.") var plug: String?
+        @Option(help: #"New zone, e.g. "VIP room" (1-32 characters)."#) var zone: String?
+        @Flag(help: "Clear the station's zone.") var noZone = false
         @OptionGroup var connection: Connection
+        func validate() throws {
+            if zone != nil, noZone { throw ValidationError("give --zone or --no-zone, not both") }
+        }
         func run() async throws {
             var body: [String: JSONValue] = ["station": .string(station)]
             if let name { body["name"] = .string(name) }
             if let kind { body["kind"] = .string(kind) }
             if let plug { body["plug"] = try StationCommand.plugValue(plug, allowNone: true) }
+            if let zone { body["zone"] = .string(zone) }
+            if noZone { body["zone"] = .null }
             try await connection.send("station/update", body, render: Render.stationLine)
         }
     }
@@ -322,6 +337,31 @@ struct SessionCommand: AsyncParsableCommand {
         func run() async throws {
             try await connection.send("session/transfer", ["station": .string(station), "to": .string(to)]) { data in
                 "\(Render.stationLine(data["from"] ?? .null))\n\(Render.stationLine(data["to"] ?? .null))"
+            }
+        }
+    }
+}
+
+struct PlugCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "plug", abstract: "Switch a station's smart plug by hand.", subcommands: [Power.self])
+
+    struct Power: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Power a station's plug on or off outside a session (e.g. for a console update).",
+            discussion: """
+                on holds the plug on, in maintenance too, until off or until a session starts on the \
+                station (the session then owns the power). Refused while the station has a session.
+                """)
+        @Argument var station: String
+        @Argument(help: "on or off") var mode: String
+        @OptionGroup var connection: Connection
+        func validate() throws {
+            guard mode == "on" || mode == "off" else { throw ValidationError("mode must be on or off") }
+        }
+        func run() async throws {
+            try await connection.send("plug/power", ["station": .string(station), "on": .bool(mode == "on")]) { state in
+                "\(Render.stationLine(state)), plug \(Render.plug(state["plug"]))"
             }
         }
     }

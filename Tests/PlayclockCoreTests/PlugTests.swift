@@ -97,7 +97,7 @@ struct PlugParseTests {
         let data = try result.get()
         #expect(data["plug"] == [
             "type": "tasmota", "topic": "newplug", "relay": 2, "online": .null, "power": .null, "watts": .null,
-            "confirmed": false, "alarm": .null,
+            "confirmed": false, "alarm": .null, "hold": false,
         ])
         #expect(actions.savedStations.map(\.plug) == [.tasmota(topic: "newplug", relay: 2)])
         #expect(hub.hub.store.stations[StationID("PS-NEW")!]?.plug == .tasmota(topic: "newplug", relay: 2))

@@ -60,6 +60,7 @@ struct RequestDecodeTests {
             "session/pause": #"{"station":"X"}"#, "session/resume": #"{"station":"X"}"#, "session/stop": #"{"station":"X"}"#,
             "session/transfer": #"{"station":"X","to":"Y"}"#,
             "station/update": #"{"station":"X","plug":{"type":"tasmota","topic":"plug-x"}}"#,
+            "plug/power": #"{"station":"X","on":true}"#,
         ]
         #expect(Set(bodies.keys) == Set(Command.verbs))
         for verb in Command.verbs {

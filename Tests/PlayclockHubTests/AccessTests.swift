@@ -19,6 +19,22 @@ import Testing
         #expect(!StaffRole.cashier.permits(.stationAdd(id: StationID("X")!, name: "X", kind: .pc, plug: nil)))
     }
 
+    @Test func onlyManagersPowerPlugsByHand() {
+        let power = Command.plugPower(StationID("PS5-01")!, on: true)
+        #expect(!StaffRole.viewer.permits(power))
+        #expect(!StaffRole.cashier.permits(power))
+        #expect(StaffRole.manager.permits(power))
+        let policy = AccessPolicy(roles: ["ann": .cashier, "tv": .viewer, "max": .manager])
+        let byCashier = policy.refusal(of: power, verb: "plug/power", user: "ann")
+        #expect(byCashier?.code == "forbidden")
+        #expect(byCashier?.message == "role cashier may not send plug/power (needs manager)")
+        #expect(policy.refusal(of: power, verb: "plug/power", user: "tv")?.code == "forbidden")
+        #expect(policy.refusal(of: .plugPower(StationID("PS5-01")!, on: false), verb: "plug/power", user: "ann")?.code == "forbidden")
+        #expect(policy.refusal(of: power, verb: "plug/power", user: "max") == nil)
+        #expect(AccessPolicy(roles: ["ann": .cashier], sharedTopicRole: .cashier).refusal(of: power, verb: "plug/power", user: nil)?.code
+            == "forbidden")
+    }
+
     @Test func aHubWithoutRolesLetsTheSharedTopicDoEverything() {
         let open = AccessPolicy()
         #expect(open.refusal(of: transfer, verb: "session/transfer", user: nil) == nil)
@@ -95,6 +111,57 @@ import Testing
         let refusals = events.filter { $0.type == "command.rejected" }
         #expect(refusals.map { $0.data["by"] } == ["tv", .null, "ann"].map { $0 == .null ? nil : $0 })
         #expect(refusals.map { $0.data["code"] } == ["forbidden", "unauthenticated", "forbidden"])
+        await hub.shutdown()
+    }
+}
+
+@Suite struct PlugPowerAccessTests {
+    let topics = TopicScheme(root: "playclock")!
+
+    @Test func viewersAndCashiersMayNotPowerAPlugManagersMay() async throws {
+        let db = try TemporaryDatabase()
+        let console = Station(
+            id: StationID("PS5-01")!, name: "PS5", kind: .console, plug: .tasmota(topic: "ps5-plug-1", relay: 1), zone: "Console lounge")
+        do {
+            let store = try HubStore(path: db.path)
+            try store.importStations([console])
+            store.close()
+        }
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try Hub(
+            topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: JumpableClock(),
+            logger: quietLogger, access: AccessPolicy(roles: ["ann": .cashier, "tv": .viewer, "max": .manager]))
+        try await hub.start()
+
+        func send(_ user: String, _ body: JSONValue) async -> JSONValue? {
+            await hub.receive(InboundMessage(topic: topics.userRequest(user, "plug/power"), payload: JSONCoding.encode(body)))
+            return publisher.messages.last { $0.topic == topics.userResponse(user, "plug/power") }?.json
+        }
+        func plugCommands() -> [String] {
+            publisher.messages.filter { $0.topic.hasPrefix("cmnd/ps5-plug-1/") }.map { "\($0.topic) \(String(decoding: $0.payload, as: UTF8.self))" }
+        }
+        let before = plugCommands()
+
+        for user in ["tv", "ann"] {
+            let refused = await send(user, ["station": "PS5-01", "on": true, "transaction": .string(user)])
+            #expect(refused?["status"] == "error")
+            #expect(refused?["error"]?["code"] == "forbidden")
+            #expect(refused?["transaction"] == .string(user))
+        }
+        #expect(plugCommands() == before, "a refused request sends nothing to the plug")
+        #expect(await hub.state(of: console.id)?["plug"]?["hold"] == false)
+        #expect(try HubStore(path: db.path).stations().first?.powerHold == false)
+
+        let allowed = await send("max", ["station": "PS5-01", "on": true])
+        #expect(allowed?["status"] == "ok")
+        #expect(allowed?["data"]?["plug"]?["hold"] == true)
+        #expect(allowed?["data"]?["zone"] == "Console lounge")
+        #expect(Array(plugCommands().dropFirst(before.count)) == ["cmnd/ps5-plug-1/PulseTime1 0", "cmnd/ps5-plug-1/POWER1 ON"])
+        let store = try HubStore(path: db.path)
+        #expect(try store.stations().first?.powerHold == true)
+        let events = try store.events()
+        #expect(events.filter { $0.type == "command.rejected" }.map { $0.data["by"] } == ["tv", "ann"])
+        #expect(events.filter { $0.type == "plug.manual" }.map(\.data) == [["on": true, "by": "max"]])
         await hub.shutdown()
     }
 }

@@ -83,6 +83,39 @@ import Testing
         }
     }
 
+    @Test func venueFilesMayGiveZones() throws {
+        let path = try write("zones.json", #"""
+            {"stations": [{"station": "PC-01", "zone": "PC floor"}, {"station": "PC-02", "zone": " VIP room "},
+                          {"station": "PS5-1", "kind": "console", "zone": "Console lounge",
+                           "plug": {"type": "tasmota", "topic": "ps5-plug-1"}},
+                          {"station": "PC-03", "zone": null}, {"station": "PC-04"}]}
+            """#)
+        let stations = try HubConfiguration.readVenue(path)
+        #expect(stations.map(\.zone) == ["PC floor", "VIP room", "Console lounge", nil, nil])
+        #expect(stations[2].plug == .tasmota(topic: "ps5-plug-1", relay: 1))
+        #expect(stations.allSatisfy { !$0.powerHold })
+
+        for zone in [#""""#, #""\u0007bell""#, "\"" + String(repeating: "z", count: 33) + "\"", "5"] {
+            let bad = try write("bad-zone.json", #"{"stations": [{"station": "PC-01"}, {"station": "PC-02", "zone": \#(zone)}]}"#)
+            #expect {
+                try HubConfiguration.readVenue(bad)
+            } throws: { error in
+                let text = (error as? HubConfiguration.Error)?.description ?? ""
+                return text.contains("entry 1") && text.contains("\"zone\"")
+            }
+        }
+    }
+
+    @Test func theSampleVenueHasZones() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("samples/venue.json").path
+        let stations = try HubConfiguration.readVenue(sample)
+        #expect(stations.count == 12)
+        #expect(stations.allSatisfy { $0.zone != nil })
+        #expect(Set(stations.compactMap(\.zone)) == ["PC floor", "VIP room", "Console lounge"])
+        #expect(stations.filter { $0.kind == .console }.allSatisfy { $0.zone == "Console lounge" })
+    }
+
     @Test func emptyPasswordFileIsRefused() throws {
         let path = try write("empty", "\n")
         #expect(throws: HubConfiguration.Error.self) { try HubConfiguration.readPassword(path) }

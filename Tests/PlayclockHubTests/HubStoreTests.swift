@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PlayclockCore
+import PlayclockSQLite
 import Testing
 
 @testable import PlayclockHub
@@ -113,6 +114,83 @@ func station(_ id: String, kind: StationKind = .pc) -> Station {
         try store.apply([.deleteStation(StationID("PC-09")!)])
         #expect(try store.stations().isEmpty)
         #expect(try store.session(id: "old") == ended)
+    }
+
+    @Test func zoneAndPowerHoldSurviveReopening() throws {
+        let db = try TemporaryDatabase()
+        let held = Station(
+            id: StationID("PS5-01")!, name: "PS5", kind: .console, maintenance: true, plug: .tasmota(topic: "ps5-plug-1", relay: 1),
+            zone: "Console lounge", powerHold: true)
+        let plain = Station(id: StationID("PC-01")!, name: "PC", kind: .pc, zone: "VIP room")
+        do {
+            let store = try HubStore(path: db.path)
+            try store.apply([.saveStation(held), .saveStation(plain), .saveStation(station("PC-02"))])
+            store.close()
+        }
+        var store = try HubStore(path: db.path)
+        #expect(try store.stations() == [plain, station("PC-02"), held])
+
+        // Updated in place: the zone cleared, the hold released.
+        var released = held
+        released.zone = nil
+        released.powerHold = false
+        try store.apply([.saveStation(released)])
+        store.close()
+        store = try HubStore(path: db.path)
+        #expect(try store.stations().last == released)
+        // An import never overwrites what the hub stored.
+        try store.importStations([held])
+        #expect(try store.stations().last == released)
+    }
+
+    /// A venue's database from before zones and holds (schema version 2), with a station bound to a
+    /// plug and a session running, is migrated on open and keeps every row.
+    @Test func migrationThreeKeepsAVersionTwoDatabase() throws {
+        let db = try TemporaryDatabase()
+        do {
+            let old = try SQLiteDatabase(path: db.path)
+            try old.migrate(HubStore.migrations.filter { $0.version <= 2 })
+            #expect(try old.userVersion == 2)
+            try old.run(
+                "INSERT INTO stations (id, name, kind, maintenance, plug) VALUES (?, ?, ?, ?, ?)",
+                ["PS5-01", "PS5", "console", 0, .text(#"{"type":"tasmota","topic":"ps5-plug-1","relay":1}"#)])
+            try old.run("INSERT INTO stations (id, name, kind, maintenance, plug) VALUES (?, ?, ?, ?, ?)", ["PC-01", "PC", "pc", 1, nil])
+            try old.run(
+                """
+                INSERT INTO sessions (id, station, granted_ms, used_ms, anchor_wall_ms, anchor_mono_ns, anchor_boot, paused,
+                                      started_at_ms, warned, ended_at_ms, end_reason)
+                VALUES ('s1', 'PS5-01', 3600000, 61500, ?, ?, 'boot-a', 0, ?, '300', NULL, NULL)
+                """, [.integer(at(10).wallMillis), .integer(at(10).monoNanos), .integer(at(0).wallMillis)])
+            try old.run(
+                "INSERT INTO events (id, type, at_ms, station, session, data) VALUES (5, 'session.started', ?, 'PS5-01', 's1', '{}')",
+                [.integer(at(0).wallMillis)])
+            old.close()
+        }
+
+        let store = try HubStore(path: db.path)
+        #expect(try store.db.userVersion == HubStore.migrations.map(\.version).max())
+        #expect(try store.db.userVersion == 3)
+        #expect(try store.stations() == [
+            Station(id: StationID("PC-01")!, name: "PC", kind: .pc, maintenance: true),
+            Station(id: StationID("PS5-01")!, name: "PS5", kind: .console, plug: .tasmota(topic: "ps5-plug-1", relay: 1)),
+        ])
+        #expect(try store.stations().allSatisfy { $0.zone == nil && !$0.powerHold })
+        #expect(try store.runningSessions() == [
+            SessionRecord(
+                id: "s1", station: StationID("PS5-01")!, grantedMillis: 3_600_000, usedMillisAtAnchor: 61_500, anchor: at(10),
+                paused: false, startedAtWallMillis: at(0).wallMillis, warnedThresholds: [300]),
+        ])
+        #expect(try store.lastEventID() == 5)
+
+        // The new columns take writes, and the next open does not migrate again.
+        var zoned = try #require(try store.stations().last)
+        zoned.zone = "Console lounge"
+        zoned.powerHold = true
+        try store.apply([.saveStation(zoned)])
+        store.close()
+        let reopened = try HubStore(path: db.path)
+        #expect(try reopened.stations().last == zoned)
+        #expect(try reopened.runningSessions().map(\.id) == ["s1"])
     }
 
     @Test func databaseIsInWALModeAndMigrated() throws {

@@ -137,6 +137,57 @@ struct PlugEndToEndTests {
         #expect((380...406).contains(value), "about 300 s left + 5 s margin, +100 encoding: \(value)")
     }
 
+    /// `playclock plug power` against the simulated Tasmota, whose PulseTime is a stored setting: a
+    /// short session leaves it armed, and a plug held on by hand must not switch itself off with it.
+    @Test func aPlugPoweredByHandStaysOnPastTheLastSessionsTimerUntilReleased() async throws {
+        let plug = Self.plugs[0]
+        let (h, sim) = try await setUp(plug)
+        defer { sim.kill() }
+        let cli = binaryPath("playclock")
+        var mark = h.recorder.count
+        _ = try await h.request("session/start", ["station": .string(plug.station), "seconds": 2])
+        try await plugState(h, plug, since: mark, "confirmed on") { $0["plug"]?["power"] == true && $0["plug"]?["confirmed"] == true }
+        let armed = h.recorder.records().dropFirst(mark).filter { $0.topic == "cmnd/tas-1/PulseTime1" }.last?.payload
+        #expect(armed == "70", "2 s + 5 s margin, in tenths: \(armed ?? "none")")
+        mark = h.recorder.count
+        try await plugState(h, plug, since: mark, "off after the session") {
+            $0["plug"]?["power"] == false && $0["plug"]?["confirmed"] == true && $0["session"] == .null
+        }
+
+        mark = h.recorder.count
+        let on = try runTool(cli, ["plug", "power", plug.station, "on", "--broker", h.broker.url])
+        #expect(on.status == 0, "\(on.output)")
+        #expect(on.output.contains("held"), "\(on.output)")
+        try await h.recorder.waitFor(since: mark, "PulseTime disarmed, then ON") { $0.topic == plug.command && plug.on($0.payload) }
+        let sent = h.recorder.records().dropFirst(mark).filter { $0.topic.hasPrefix("cmnd/tas-1/") }.map { "\($0.topic) \($0.payload)" }
+        #expect(Array(sent.prefix(2)) == ["cmnd/tas-1/PulseTime1 0", "cmnd/tas-1/POWER1 ON"])
+        try await plugState(h, plug, since: mark, "held on") {
+            $0["plug"]?["power"] == true && $0["plug"]?["confirmed"] == true && $0["plug"]?["hold"] == true
+        }
+        // Past the 7 s the last session armed: still on, never switched off by the plug itself.
+        try await Task.sleep(for: .seconds(9))
+        let since = h.recorder.records().dropFirst(mark)
+        #expect(!since.contains { $0.topic == "playclock/events" && $0.json?["type"] == "plug.mismatch" })
+        #expect(since.last { $0.topic == "playclock/stations/\(plug.station)/state" }?.json?["plug"]?["power"] == true)
+        #expect(!since.contains { $0.topic == plug.command && plug.off($0.payload) })
+
+        // Released by hand: off now.
+        mark = h.recorder.count
+        let off = try runTool(cli, ["plug", "power", plug.station, "off", "--broker", h.broker.url, "--json"])
+        #expect(off.status == 0, "\(off.output)")
+        #expect((try? JSONCoding.decode(Array(off.output.utf8)))?["plug"]?["hold"] == false)
+        try await plugState(h, plug, since: mark, "off again") {
+            $0["plug"]?["power"] == false && $0["plug"]?["confirmed"] == true && $0["plug"]?["hold"] == false
+        }
+        try await h.recorder.waitFor(since: mark, "plug.manual event") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "plug.manual" && $0.json?["data"]?["on"] == false
+        }
+
+        let noPlug = try runTool(cli, ["plug", "power", "PC-01", "on", "--broker", h.broker.url])
+        #expect(noPlug.status == 1)
+        #expect(noPlug.output.contains("no_plug"))
+    }
+
     @Test func consoleDrawingPowerWithoutASessionIsReportedAsBypass() async throws {
         let plug = Self.plugs[0]
         let (h, sim) = try await setUp(plug)
