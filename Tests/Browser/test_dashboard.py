@@ -82,6 +82,14 @@ def test_front_desk_starts_watches_and_stops_a_session(venue, browser):
     for station in ("PC-02", "PC-03", "PS5-01"):
         tile(browser, station).click()
 
+    # A manager powers an idle console's plug by hand (e.g. for an update), without a session.
+    tile(browser, "PS5-02").click()
+    action(browser, "plug-on")
+    wait_until(lambda: "plug on" in tile_text(browser, "PS5-02", "health") and "held on" in tile_text(browser, "PS5-02", "health"),
+               timeout=10, what="PS5-02 plug held on")
+    assert tile_text(browser, "PS5-02", "status") == "Idle"
+    tile(browser, "PS5-02").click()
+
     # The events panel names who did it.
     wait_until(lambda: any("session started" in e.text and "by boss" in e.text
                            for e in browser.find_elements(By.CSS_SELECTOR, "#events li")), what="audited start event")
@@ -109,6 +117,12 @@ def test_front_desk_starts_watches_and_stops_a_session(venue, browser):
     wait_until(lambda: len(venue.arrivals("PC-01", "lock")) > locks_before, what="the PC-01 agent to be locked")
     wait_until(lambda: tile_text(browser, "PC-01", "status") != "In session", what="PC-01 out of session")
     assert tile_text(browser, "PC-01", "countdown") == ""
+    tile(browser, "PC-01").click()
+
+    tile(browser, "PS5-02").click()
+    action(browser, "plug-off")
+    wait_until(lambda: "plug off" in tile_text(browser, "PS5-02", "health"), timeout=10, what="PS5-02 plug off")
+    assert "held" not in tile_text(browser, "PS5-02", "health")
 
 
 def test_a_viewer_sees_the_floor_without_controls(venue, browser):
