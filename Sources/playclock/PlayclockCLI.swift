@@ -260,14 +260,11 @@ struct StationCommand: AsyncParsableCommand {
     struct Maintenance: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Turn maintenance on or off (on locks the station).")
         @Argument var station: String
-        @Argument(help: "on or off") var mode: String
+        @Argument(help: "on or off") var mode: OnOff
         @OptionGroup var connection: Connection
-        func validate() throws {
-            guard mode == "on" || mode == "off" else { throw ValidationError("mode must be on or off") }
-        }
         func run() async throws {
             try await connection.send(
-                "station/maintenance", ["station": .string(station), "enabled": .bool(mode == "on")], render: Render.stationLine)
+                "station/maintenance", ["station": .string(station), "enabled": .bool(mode == .on)], render: Render.stationLine)
         }
     }
 }
@@ -354,13 +351,10 @@ struct PlugCommand: AsyncParsableCommand {
                 station (the session then owns the power). Refused while the station has a session.
                 """)
         @Argument var station: String
-        @Argument(help: "on or off") var mode: String
+        @Argument(help: "on or off") var mode: OnOff
         @OptionGroup var connection: Connection
-        func validate() throws {
-            guard mode == "on" || mode == "off" else { throw ValidationError("mode must be on or off") }
-        }
         func run() async throws {
-            try await connection.send("plug/power", ["station": .string(station), "on": .bool(mode == "on")]) { state in
+            try await connection.send("plug/power", ["station": .string(station), "on": .bool(mode == .on)]) { state in
                 "\(Render.stationLine(state)), plug \(Render.plug(state["plug"]))"
             }
         }
@@ -379,4 +373,9 @@ struct RawRequest: AsyncParsableCommand {
         }
         try await connection.send(verb, object) { String(decoding: JSONCoding.encode($0), as: UTF8.self) }
     }
+}
+
+/// An `on`/`off` argument.
+enum OnOff: String, ExpressibleByArgument, CaseIterable {
+    case on, off
 }
