@@ -149,9 +149,11 @@ let package = Package(
         .testTarget(
             name: "PlayclockWebTests",
             dependencies: [
-                "PlayclockWeb", "PlayclockHub", "PlayclockCore",
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "PlayclockWeb", "PlayclockHub", "PlayclockAuth", "PlayclockCore",
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
 

@@ -1,7 +1,12 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import HTTPTypes
 import Hummingbird
-import HummingbirdTesting
 import Logging
+import NIOCore
+import ServiceLifecycle
 import PlayclockAuth
 import PlayclockCore
 import Prometheus
@@ -82,17 +87,67 @@ final class DashboardFixture: Sendable {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    func application() -> some ApplicationProtocol {
-        Application(router: dashboard.buildRouter(), logger: quietLogger)
-    }
-
-    /// Runs `body` against the router in memory (no socket).
-    func test(_ body: @Sendable (any TestClientProtocol) async throws -> Void) async throws {
-        try await application().test(.router, body)
+    /// Runs `body` against the dashboard served on a free loopback port, as a browser would reach it.
+    func test(_ body: @Sendable (WebTestClient) async throws -> Void) async throws {
+        let (ports, portSink) = AsyncStream<Int>.makeStream()
+        let app = Application(
+            router: dashboard.buildRouter(), configuration: .init(address: .hostname("127.0.0.1", port: 0)),
+            onServerRunning: { channel in portSink.yield(channel.localAddress?.port ?? 0) }, logger: quietLogger)
+        let group = ServiceGroup(configuration: .init(services: [app], logger: quietLogger))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            var iterator = ports.makeAsyncIterator()
+            guard let port = await iterator.next(), port > 0 else { throw TestFailure("the dashboard did not start listening") }
+            do {
+                try await body(WebTestClient(serverPort: port))
+            } catch {
+                await group.triggerGracefulShutdown()
+                throw error
+            }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
     }
 }
 
-extension TestClientProtocol {
+/// A response as the tests look at it.
+struct TestResponse: Sendable {
+    var status: HTTPResponse.Status
+    var headers: HTTPFields
+    var body: ByteBuffer
+}
+
+/// A plain HTTP client over loopback (URLSession, with its own cookie handling off: the tests
+/// send the cookie they were given, or none).
+struct WebTestClient: Sendable {
+    var serverPort: Int
+
+    func execute<Value>(
+        uri: String, method: HTTPRequest.Method, headers: HTTPFields = [:], body: ByteBuffer? = nil,
+        _ check: (TestResponse) throws -> Value
+    ) async throws -> Value {
+        var request = URLRequest(url: URL(string: "http://127.0.0.1:\(serverPort)\(uri)")!)
+        request.httpMethod = method.rawValue
+        request.httpShouldHandleCookies = false
+        for field in headers { request.addValue(field.value, forHTTPHeaderField: field.name.rawName) }
+        if let body { request.httpBody = Data(body.readableBytesView) }
+        let configuration = URLSessionConfiguration.ephemeral
+        configuration.httpCookieAcceptPolicy = .never
+        configuration.httpShouldSetCookies = false
+        let session = URLSession(configuration: configuration)
+        defer { session.finishTasksAndInvalidate() }
+        let (data, response) = try await session.data(for: request)
+        guard let http = response as? HTTPURLResponse else { throw TestFailure("not an HTTP response") }
+        var fields = HTTPFields()
+        for (key, value) in http.allHeaderFields {
+            guard let key = key as? String, let name = HTTPField.Name(key), let text = value as? String else { continue }
+            fields[name] = text
+        }
+        return try check(TestResponse(status: .init(code: http.statusCode), headers: fields, body: ByteBuffer(bytes: data)))
+    }
+}
+
+extension WebTestClient {
     /// Signs in and returns the `Cookie` header value to send with later requests.
     func signIn(_ account: String, password: String = DashboardFixture.password) async throws -> String {
         try await execute(
