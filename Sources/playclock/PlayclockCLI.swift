@@ -10,9 +10,10 @@ struct Playclock: AsyncParsableCommand {
         commandName: "playclock",
         abstract: "Staff and ops command line for the Playclock hub.",
         discussion: """
-            Every command is a request on <root>/hub/request/<verb> (with --username: on the \
-            account's own <root>/users/<account>/request/<verb>, where the hub applies the \
-            account's role); the answer is matched by its transaction id. Connection options \
+            Station, session and plug commands are requests on <root>/hub/request/<verb> (with \
+            --username: on the account's own <root>/users/<account>/request/<verb>, where the hub \
+            applies the account's role); the answer is matched by its transaction id. broker, db and \
+            dashboard work on the hub box's own files. Connection options \
             (--broker, --username, ...) go after the subcommand; PLAYCLOCK_BROKER sets the default \
             broker. Exit status: 0 ok, 1 refused by the hub, 2 no answer (hub or broker unreachable).
 
@@ -24,6 +25,7 @@ struct Playclock: AsyncParsableCommand {
               playclock station maintenance PC-03 on
               playclock station update PC-09 --zone "VIP room"
               playclock plug power PS5-01 on
+              playclock dashboard passwd ann --file /etc/playclock/dashboard.passwd
             """,
         subcommands: [
             Stations.self, StationCommand.self, SessionCommand.self, PlugCommand.self, RawRequest.self, BrokerCommand.self,

@@ -83,6 +83,10 @@ class Venue:
                            "--shelly2", "shellyplusplugs-switch1", "--record", str(self.record)])
         wait_until(lambda: self.health().get("online") == 8, timeout=20, what="8 agents online")
 
+    def publish(self, topic, payload):
+        subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-t", topic, "-m", payload],
+                       check=True, timeout=10)
+
     def health(self):
         try:
             with urllib.request.urlopen(self.url + "/healthz", timeout=2) as response:

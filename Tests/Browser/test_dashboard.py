@@ -82,6 +82,12 @@ def test_front_desk_starts_watches_and_stops_a_session(venue, browser):
     for station in ("PC-02", "PC-03", "PS5-01"):
         tile(browser, station).click()
 
+    # An agent that drops off mid-session raises an alarm on the strip, cleared when it is back.
+    venue.publish("playclock-sim/agents/PC-02/fault", "drop:5")
+    alarm = "PC 02: agent offline during a session"
+    wait_until(lambda: alarm in browser.find_element(By.ID, "alarms").text, timeout=10, what="the offline alarm")
+    wait_until(lambda: alarm not in browser.find_element(By.ID, "alarms").text, timeout=15, what="the alarm to clear")
+
     # A manager powers an idle console's plug by hand (e.g. for an update), without a session.
     tile(browser, "PS5-02").click()
     action(browser, "plug-on")
