@@ -131,27 +131,41 @@ extension Runner {
         var agentMs: [Double] = []
         var missingStates = 0
         var missingAgent = 0
+        // One line per command, to see when in the run the slow ones happened.
+        var perCommand = ["sent_wall_ns,verb,station,response_ms,state_min_ms,state_max_ms,state_missing,agent_ms"]
+        func ms(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "" }
         for c in commands {
+            let verb = c.start ? "session/start" : "session/stop"
             guard c.ok, let answeredAt = c.answered else {
                 // A refused or failed command changes nothing: nothing can arrive for it.
                 missingStates += feeds.count
                 missingAgent += 1
+                perCommand.append("\(c.sent),\(verb),\(c.station),,,,\(feeds.count),")
                 continue
             }
-            responseMs.append(Double(answeredAt - c.sent) / 1e6)
+            let response = Double(answeredAt - c.sent) / 1e6
+            responseMs.append(response)
+            var seen: [Double] = []
             for feed in feeds {
                 if let frame = stateFrame(c, feed), frame.wallNanos - c.sent <= limit {
-                    stateMs.append(Double(frame.wallNanos - c.sent) / 1e6)
+                    seen.append(Double(frame.wallNanos - c.sent) / 1e6)
                 } else {
                     missingStates += 1
                 }
             }
+            stateMs += seen
+            var agentLatency: Double?
             if let arrival = agentArrival(c), arrival.wallNanos - c.sent <= limit {
-                agentMs.append(Double(arrival.wallNanos - c.sent) / 1e6)
+                agentLatency = Double(arrival.wallNanos - c.sent) / 1e6
+                agentMs.append(agentLatency!)
             } else {
                 missingAgent += 1
             }
+            perCommand.append("\(c.sent),\(verb),\(c.station),\(ms(response)),\(ms(seen.min())),\(ms(seen.max())),"
+                              + "\(feeds.count - seen.count),\(ms(agentLatency))")
         }
+        try (perCommand.joined(separator: "\n") + "\n").write(
+            to: venue.directory.appendingPathComponent("dashboard-commands.csv"), atomically: true, encoding: .utf8)
         let failed = commands.count - answered.count
         let openAtEnd = feeds.filter { $0.ended == nil }.count
         let framesPerFeed = feeds.map(\.frameCount)
