@@ -112,6 +112,11 @@ final class HTTPSocket {
     }
 }
 
+/// The server closed the connection without answering (an idle keep-alive connection it dropped).
+struct ClosedBeforeResponse: Error, CustomStringConvertible {
+    var description: String { "HTTP connection closed before a response" }
+}
+
 struct HTTPResponse: Sendable {
     var status: Int
     /// Header names in lower case.
@@ -132,7 +137,7 @@ enum HTTP1 {
 
     /// Reads a status line and headers.
     static func readHead(_ socket: HTTPSocket) throws -> (status: Int, headers: [(name: String, value: String)]) {
-        guard let statusLine = try socket.readLine() else { throw BenchError("HTTP connection closed before a response") }
+        guard let statusLine = try socket.readLine() else { throw ClosedBeforeResponse() }
         let parts = String(decoding: statusLine, as: UTF8.self).split(separator: " ", maxSplits: 2)
         guard parts.count >= 2, parts[0].hasPrefix("HTTP/1."), let status = Int(parts[1]) else {
             throw BenchError("not an HTTP/1.1 status line: \(String(decoding: statusLine, as: UTF8.self))")
@@ -206,8 +211,8 @@ final class DashboardClient: @unchecked Sendable {
         var headers = [("Content-Type", "application/json")]
         if let cookie { headers.append(("Cookie", cookie)) }
         let bytes = HTTP1.request(method: "POST", path: path, port: port, headers: headers, body: JSONCoding.encode(json))
-        // One reconnect: the server may have closed an idle keep-alive connection.
-        for attempt in 0..<2 {
+        while true {
+            let reused = socket != nil
             let connection = try socket ?? HTTPSocket(port: port, timeout: .seconds(10))
             socket = connection
             let sent = wallClockNanos()
@@ -216,12 +221,15 @@ final class DashboardClient: @unchecked Sendable {
                 let response = try HTTP1.readResponse(connection)
                 if response.header("connection")?.lowercased() == "close" { socket = nil }
                 return (response, sent, connection.lastReceiveNanos)
+            } catch is ClosedBeforeResponse where reused {
+                // The server had closed this idle keep-alive connection: nothing was done, send again
+                // on a new one. (Any other failure is not retried: a command must not go twice.)
+                socket = nil
             } catch {
                 socket = nil
-                if attempt == 1 { throw error }
+                throw error
             }
         }
-        throw BenchError("unreachable")
     }
 
     /// Signs in; later requests carry the session cookie.
