@@ -25,21 +25,18 @@ struct PlayclockBench: AsyncParsableCommand {
               recovery  SIGKILL with --recovery-sessions active sessions (a tenth overdue by the \
                         restart), time to hub/status online, every state republished, every \
                         overdue session locked;
-              dashboard the hub also serves its web dashboard (bench account, manager role, \
-                        bcrypt cost 4) to --dashboard-watchers open live feeds (GET /api/live, \
-                        half signed in, half with the wall-board token) at --dashboard-stations \
-                        stations heartbeating as in the scale phase; --requests commands over \
-                        HTTP (session/start and session/stop, one at a time): command -> HTTP \
-                        response, command -> that station's `state` frame at every feed (over 5 s \
-                        counts as missing), command -> the agent's unlock or lock over MQTT, the \
-                        hub's CPU seconds per wall second and peak RSS;
+              dashboard the hub also serves its dashboard, with --dashboard-watchers live \
+                        feeds (/api/live) open at --dashboard-stations stations: --requests \
+                        commands over HTTP, timed to the response, to the station's state frame \
+                        at every feed and to the agent; the hub's CPU and peak RSS;
               soak      --soak-seconds of churn (start, extend, stop, agents dropping off, \
                         malformed payloads), then the SQLite ledger is checked against what the \
                         agents saw.
             --phases picks some of scale (with expiry and recovery, which run in its venues), \
             dashboard and soak; the report then has only their sections and targets.
             --quick runs every phase at small N in seconds (the test suite does, so it cannot rot). \
-            Latencies are wall-clock times taken on the MQTT network threads of the bench process.
+            Latencies are wall-clock times taken on the MQTT network threads of the bench process \
+            (the dashboard's on its HTTP reader threads).
             """)
 
     @Flag(name: .long, help: "Small N, seconds per phase (what the test suite runs).")
