@@ -29,7 +29,7 @@ def main() -> int:
         (axes[0], None, lambda s: s.startswith("broker round trip")),
         (axes[1], "expiry: arrival - ends_at", lambda s: s.startswith("expiry")),
         (axes[2], "soak: |agent unlocked time - SQLite used time|", lambda s: s.startswith("soak")),
-        (axes[3], "dashboard: command -> HTTP response (dashed), -> state at each feed, -> agent", lambda s: s.startswith("dashboard")),
+        (axes[3], "dashboard: command -> response (dashed), state, agent", lambda s: s.startswith("dashboard")),
     ]
     for ax, title, keep in panels:
         for name in sorted((n for n in series if keep(n)), key=lambda n: (n.split("@")[0], int(n.split("@")[1]) if "@" in n else 0)):
