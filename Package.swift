@@ -132,6 +132,7 @@ let package = Package(
         .executableTarget(
             name: "playclock-bench",
             dependencies: [
+                "PlayclockAuth",
                 "PlayclockCore",
                 "PlayclockMQTT",
                 "PlayclockSim",

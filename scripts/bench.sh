@@ -26,7 +26,7 @@ memory=$(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo)
   echo "Machine: ${model:-unknown CPU}, $(nproc) cores, ${memory}, $(uname -sr), $(/usr/sbin/mosquitto -h 2>/dev/null | head -1 | sed 's/ is an MQTT.*//'), $(swift --version 2>/dev/null | head -1)."
   echo "The broker, the hub and the simulator share this machine: the simulator's CPU is not the hub's, but it competes for the same cores."
   echo
-  echo "How to read it: latencies are wall-clock times taken on the MQTT network threads of the bench process;"
+  echo "How to read it: latencies are wall-clock times taken on the MQTT network threads of the bench process (the dashboard's on its HTTP reader threads);"
   echo "\`ends_at\` is the hub's own figure, so expiry lateness includes the hub's timer, the SQLite commit and two broker hops."
   echo "Hub CPU and RSS come from /proc for the playclockd process alone. Figures vary run to run; rerun before relying on one."
   echo

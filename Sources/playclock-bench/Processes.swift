@@ -154,16 +154,27 @@ final class HubProcess {
     var pid: Int32? { child.flatMap { $0.isRunning ? $0.pid : nil } }
 }
 
+/// The dashboard settings of a hub that serves it (every other phase runs with `--http off`).
+struct HubHTTPSettings {
+    var port: Int
+    /// `account:bcrypt` lines.
+    var usersFile: String
+    var boardTokenFile: String
+    /// Account -> role (viewer, cashier, manager), the config's `roles`.
+    var roles: [String: String]
+}
+
 /// Writes the hub's venue file (the PCs, and consoles switched by Tasmota plugs) and its config
-/// file; returns the config file.
+/// file; returns the config file. Without `http` the hub serves no dashboard.
 func writeHubFiles(
-    directory: URL, broker: String, pcs: [String], consoles: [(station: String, plug: String)], heartbeatSeconds: Int
+    directory: URL, broker: String, pcs: [String], consoles: [(station: String, plug: String)], heartbeatSeconds: Int,
+    http: HubHTTPSettings? = nil
 ) throws -> URL {
     var stations: [[String: Any]] = pcs.map { ["station": $0, "name": $0, "kind": "pc"] }
     stations += consoles.map { ["station": $0.station, "name": $0.station, "kind": "console", "plug": ["type": "tasmota", "topic": $0.plug]] }
     let venue = directory.appendingPathComponent("venue.json")
     try JSONSerialization.data(withJSONObject: ["stations": stations]).write(to: venue)
-    let config: [String: Any] = [
+    var config: [String: Any] = [
         "broker": broker,
         "database": directory.appendingPathComponent("playclock.sqlite").path,
         "venue": venue.path,
@@ -176,6 +187,10 @@ func writeHubFiles(
             "max_session_minutes": 1440,
         ],
     ]
+    if let http {
+        config["http"] = ["listen": "127.0.0.1:\(http.port)", "users_file": http.usersFile, "board_token_file": http.boardTokenFile]
+        config["roles"] = http.roles
+    }
     let file = directory.appendingPathComponent("playclockd.json")
     try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: file)
     return file

@@ -17,8 +17,9 @@ final class Runner {
         "stations (PCs + plugs)", "simulator", "broker round trip p50 / p99 / max (ms)", "request -> response p50 / p99 / max (ms)",
         "request -> unlock p50 / p99 / max (ms)", "hub CPU s per s", "hub peak RSS (MB)",
     ])
-    private var sections: [String] = []
-    private var targets: [(String, String, Bool?)] = []
+    // Not private: the dashboard phase (DashboardPhase.swift) adds to them.
+    var sections: [String] = []
+    var targets: [(String, String, Bool?)] = []
 
     init(plan: Plan, hubPath: String, mosquitto: String, outDir: URL, logger: Logger) {
         self.plan = plan
@@ -28,21 +29,27 @@ final class Runner {
         self.logger = logger
     }
 
-    private func progress(_ text: String) {
+    func progress(_ text: String) {
         FileHandle.standardError.write(Data("[\(ISO8601.string(fromMillis: wallClockNanos() / 1_000_000))] \(text)\n".utf8))
     }
 
     func runAll() async throws -> String {
         let expiryScale = plan.scales.first { $0 >= plan.expirySessions } ?? plan.scales.last!
         let recoveryScale = plan.scales.first { $0 >= plan.recoverySessions } ?? plan.scales.last!
-        for n in plan.scales {
-            try await scale(n, expiry: n == expiryScale, recovery: n == recoveryScale)
+        if plan.phases.contains("scale") {
+            for n in plan.scales {
+                try await scale(n, expiry: n == expiryScale, recovery: n == recoveryScale)
+            }
         }
-        try await soak()
+        if plan.phases.contains("dashboard") { try await dashboardPhase() }
+        if plan.phases.contains("soak") { try await soak() }
 
-        var text = "## Scale (agents heartbeating every \(plan.heartbeatSeconds) s, \(plan.requests) timed requests each)\n\n"
-        text += scaleTable.markdown + "\n\n"
-        text += sections.joined(separator: "\n\n") + "\n\n"
+        var text = ""
+        if plan.phases.contains("scale") {
+            text += "## Scale (agents heartbeating every \(plan.heartbeatSeconds) s, \(plan.requests) timed requests each)\n\n"
+            text += scaleTable.markdown + "\n\n"
+        }
+        if !sections.isEmpty { text += sections.joined(separator: "\n\n") + "\n\n" }
         var targetTable = Table(header: ["target", "measured", "met"])
         for (target, measured, met) in targets {
             targetTable.rows.append([target, measured, met.map { $0 ? "yes" : "**no**" } ?? "not measured"])

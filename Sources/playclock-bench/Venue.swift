@@ -24,7 +24,7 @@ final class Venue {
 
     init(
         name: String, outDir: URL, pcCount: Int, consoleCount: Int, heartbeatSeconds: Int, hubPath: String, mosquitto: String,
-        logger: Logger
+        logger: Logger, http: HubHTTPSettings? = nil
     ) async throws {
         directory = outDir.appendingPathComponent(name)
         try? FileManager.default.removeItem(at: directory)
@@ -36,7 +36,7 @@ final class Venue {
         broker = try await Broker(directory: directory, mosquitto: mosquitto)
         self.hubPath = hubPath
         let config = try writeHubFiles(
-            directory: directory, broker: broker.url, pcs: pcs, consoles: consoles, heartbeatSeconds: heartbeatSeconds)
+            directory: directory, broker: broker.url, pcs: pcs, consoles: consoles, heartbeatSeconds: heartbeatSeconds, http: http)
         hub = HubProcess(executable: hubPath, config: config, log: directory.appendingPathComponent("playclockd.log"))
         probe = try Probe(broker: broker.url, topics: topics, logger: logger)
         let probe = self.probe

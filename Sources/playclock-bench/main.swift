@@ -25,11 +25,18 @@ struct PlayclockBench: AsyncParsableCommand {
               recovery  SIGKILL with --recovery-sessions active sessions (a tenth overdue by the \
                         restart), time to hub/status online, every state republished, every \
                         overdue session locked;
+              dashboard the hub also serves its dashboard, with --dashboard-watchers live \
+                        feeds (/api/live) open at --dashboard-stations stations: --requests \
+                        commands over HTTP, timed to the response, to the station's state frame \
+                        at every feed and to the agent; the hub's CPU and peak RSS;
               soak      --soak-seconds of churn (start, extend, stop, agents dropping off, \
                         malformed payloads), then the SQLite ledger is checked against what the \
                         agents saw.
+            --phases picks some of scale (with expiry and recovery, which run in its venues), \
+            dashboard and soak; the report then has only their sections and targets.
             --quick runs every phase at small N in seconds (the test suite does, so it cannot rot). \
-            Latencies are wall-clock times taken on the MQTT network threads of the bench process.
+            Latencies are wall-clock times taken on the MQTT network threads of the bench process \
+            (the dashboard's on its HTTP reader threads).
             """)
 
     @Flag(name: .long, help: "Small N, seconds per phase (what the test suite runs).")
@@ -48,8 +55,14 @@ struct PlayclockBench: AsyncParsableCommand {
     var soakSeconds: Int?
     @Option(name: .long, help: "Stations in the soak, one connection each (default 200; quick 30).")
     var soakStations: Int?
-    @Option(name: .long, help: "Requests timed at each scale (default 300; quick 20).")
+    @Option(name: .long, help: "Requests timed at each scale and dashboard commands timed (default 300; quick 20).")
     var requests: Int?
+    @Option(name: .long, help: "Stations (PCs; plus a tenth as plug-switched consoles) in the dashboard phase (default 1000; quick 20).")
+    var dashboardStations: Int?
+    @Option(name: .long, help: "Live feeds open in the dashboard phase (default 50; quick 3).")
+    var dashboardWatchers: Int?
+    @Option(name: .long, help: "Comma-separated phases to run, of scale, dashboard, soak (default all; scale includes expiry and recovery).")
+    var phases: String?
     @Option(name: .long, help: "Agent heartbeat interval in seconds (default 5).")
     var heartbeatInterval = 5
     @Option(name: .long, help: "Directory for logs, databases and samples.csv (default: a new temporary directory).")
@@ -70,6 +83,9 @@ struct PlayclockBench: AsyncParsableCommand {
         if let s = soakSeconds, !(1...86_400).contains(s) { throw ValidationError("--soak-seconds must be in 1...86400") }
         if let s = soakStations, !(2...220).contains(s) { throw ValidationError("--soak-stations must be in 2...220 (in-process agents)") }
         if let r = requests, !(1...100_000).contains(r) { throw ValidationError("--requests must be in 1...100000") }
+        if let n = dashboardStations, !(10...10_000).contains(n) { throw ValidationError("--dashboard-stations must be in 10...10000") }
+        if let w = dashboardWatchers, !(1...200).contains(w) { throw ValidationError("--dashboard-watchers must be in 1...200") }
+        _ = try phaseList()
         guard (1...3600).contains(heartbeatInterval) else { throw ValidationError("--heartbeat-interval must be in 1...3600") }
     }
 
@@ -78,6 +94,17 @@ struct PlayclockBench: AsyncParsableCommand {
         let list = scales.split(separator: ",").compactMap { Int($0.trimmingCharacters(in: .whitespaces)) }
         guard !list.isEmpty, list.count == scales.split(separator: ",").count else { throw ValidationError("--scales: numbers, comma-separated") }
         return list.sorted()
+    }
+
+    static let allPhases = ["scale", "dashboard", "soak"]
+
+    func phaseList() throws -> Set<String> {
+        guard let phases else { return Set(Self.allPhases) }
+        let list = phases.split(separator: ",", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+        guard !list.isEmpty, list.allSatisfy(Self.allPhases.contains) else {
+            throw ValidationError("--phases: comma-separated, of \(Self.allPhases.joined(separator: ", "))")
+        }
+        return Set(list)
     }
 
     func run() async throws {
@@ -103,6 +130,9 @@ struct PlayclockBench: AsyncParsableCommand {
             recoverySessions: recoverySessions ?? (quick ? 60 : 10_000),
             soakSeconds: soakSeconds ?? (quick ? 10 : 120),
             soakStations: soakStations ?? (quick ? 30 : 200),
+            dashboardStations: dashboardStations ?? (quick ? 20 : 1000),
+            dashboardWatchers: dashboardWatchers ?? (quick ? 3 : 50),
+            phases: try phaseList(),
             heartbeatSeconds: heartbeatInterval, quick: quick)
         let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
         let text = try await runner.runAll()
@@ -123,6 +153,10 @@ struct Plan {
     var recoverySessions: Int
     var soakSeconds: Int
     var soakStations: Int
+    var dashboardStations: Int
+    var dashboardWatchers: Int
+    /// Of PlayclockBench.allPhases.
+    var phases: Set<String>
     var heartbeatSeconds: Int
     var quick: Bool
 }

@@ -3,8 +3,8 @@ import Testing
 
 /// The benchmark's quick mode runs in the suite so that it cannot rot: every phase against the
 /// real playclockd, simulator and mosquitto. Its figures are printed, never asserted (timing
-/// belongs to BENCHMARKS.md); what is asserted is that every phase ran and that the soak's
-/// ledger checks found nothing lost.
+/// belongs to BENCHMARKS.md); what is asserted is that every phase ran, that the soak's ledger
+/// checks found nothing lost, and that every dashboard change reached every live feed and agent.
 @Suite struct BenchmarkQuickTests {
     @Test func quickBenchmarkRunsEveryPhaseAndLosesNothing() async throws {
         let directory = try makeTemporaryDirectory(prefix: "bench")
@@ -38,7 +38,7 @@ import Testing
         print(output)
         #expect(process.terminationStatus == 0, "bench failed:\n\(output)")
         let text = try String(contentsOf: report, encoding: .utf8)
-        for heading in ["## Scale", "## Expiry", "## Recovery", "## Soak", "## Targets"] {
+        for heading in ["## Scale", "## Expiry", "## Recovery", "## Dashboard", "## Soak", "## Targets"] {
             #expect(text.contains(heading), "missing \(heading) in:\n\(text)")
         }
         // Two scales measured, each with a figure in every column.
@@ -53,6 +53,18 @@ import Testing
         ] {
             #expect(text.contains(check), "soak check failed: \(check)\n\(text)")
         }
+        // Dashboard: 20 commands, each answered and seen by all 3 feeds and by its agent.
+        let lines = text.split(separator: "\n").map(String.init)
+        for (row, count) in [
+            ("| HTTP command sent -> HTTP response read |", 20),
+            ("| command sent -> that station's `state` frame at each feed |", 60),
+            ("| command sent -> agent `unlock` / `lock` (MQTT) |", 20),
+        ] {
+            let line = lines.first { $0.hasPrefix(row) }
+            #expect(line?.hasPrefix("\(row) \(count) |") == true, "dashboard row \(row) should count \(count):\n\(text)")
+            #expect(line?.hasSuffix("| 0 |") == true, "dashboard row \(row) has missing samples:\n\(text)")
+        }
+        #expect(lines.contains { $0.contains("| 3 of 3 |") }, "a live feed ended during the dashboard phase:\n\(text)")
         let samples = try String(contentsOf: directory.appendingPathComponent("samples.csv"), encoding: .utf8)
         #expect(samples.split(separator: "\n").count > 100)
     }
