@@ -5,6 +5,7 @@ import time
 from pathlib import Path
 
 from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import Select
 
 from conftest import PASSWORDS, wait_until
 
@@ -81,6 +82,32 @@ def test_front_desk_starts_watches_and_stops_a_session(venue, browser):
     wait_until(lambda: "plug on" in tile_text(browser, "PS5-01", "health"), timeout=10, what="PS5-01 plug on")
     for station in ("PC-02", "PC-03", "PS5-01"):
         tile(browser, station).click()
+
+    # Extend, pause, resume, transfer and maintenance, each two taps away.
+    tile(browser, "PC-02").click()
+    action(browser, "extend", 15)
+    wait_until(lambda: tile_text(browser, "PC-02", "countdown").startswith("1:14:"), what="PC-02 extended to 1:15")
+    tile(browser, "PC-02").click()
+    tile(browser, "PC-03").click()
+    locks = len(venue.arrivals("PC-03", "lock"))
+    action(browser, "pause")
+    wait_until(lambda: tile_text(browser, "PC-03", "status") == "Paused", what="PC-03 paused")
+    wait_until(lambda: len(venue.arrivals("PC-03", "lock")) > locks, what="PC-03 locked while paused")
+    action(browser, "resume")
+    wait_until(lambda: tile_text(browser, "PC-03", "status") == "In session", what="PC-03 resumed")
+    Select(browser.find_element(By.ID, "transfer-target")).select_by_value("PC-04")
+    action(browser, "transfer")
+    wait_until(lambda: venue.arrivals("PC-04", "unlock"), what="PC-04 unlocked by the transfer")
+    wait_until(lambda: tile_text(browser, "PC-04", "status") == "In session", what="PC-04 in session")
+    wait_until(lambda: tile_text(browser, "PC-03", "status") != "In session", what="PC-03 freed")
+    browser.find_element(By.ID, "clear-selection").click()
+    assert browser.find_element(By.ID, "selection-label").text == "Tap a station"
+    tile(browser, "PC-05").click()
+    action(browser, "maintenance-on")
+    wait_until(lambda: tile_text(browser, "PC-05", "status") == "Maintenance", what="PC-05 in maintenance")
+    action(browser, "maintenance-off")
+    wait_until(lambda: tile_text(browser, "PC-05", "status") == "Idle", what="PC-05 back to idle")
+    tile(browser, "PC-05").click()
 
     # An agent that drops off mid-session raises an alarm on the strip, cleared when it is back.
     venue.publish("playclock-sim/agents/PC-02/fault", "drop:5")

@@ -167,6 +167,10 @@ function renderAlarms() {
 
 function toggle(id) {
   if (selected.has(id)) selected.delete(id); else selected.add(id);
+  showSelection();
+}
+
+function showSelection() {
   armedStop = null;
   for (const node of document.querySelectorAll(".tile")) {
     const on = selected.has(node.dataset.station);
@@ -176,7 +180,7 @@ function toggle(id) {
   renderActions();
 }
 
-$("clear-selection").addEventListener("click", () => { selected.clear(); toggle("__none__"); selected.delete("__none__"); renderActions(); });
+$("clear-selection").addEventListener("click", () => { selected.clear(); showSelection(); });
 
 function renderActions() {
   const ids = [...selected].sort();
