@@ -18,12 +18,8 @@ public enum PlayclockServer {
             let dashboard = try buildDashboard(config, hub: runtime.hub, registry: registry, logger: logger)
             var httpLogger = logger
             httpLogger[metadataKey: "component"] = "http"
-            let app = Application(
-                router: dashboard.buildRouter(),
-                configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "playclockd"),
-                logger: httpLogger)
             // Listed last, so stopped first: the live feeds end, then the server drains.
-            services.append(.init(service: app))
+            services.append(.init(service: DashboardService(dashboard: dashboard, listen: listen, logger: httpLogger)))
             services.append(.init(service: LiveFeedCloser(feed: runtime.hub.feed)))
             logger.info("dashboard configured", metadata: ["http.listen": "\(listen)"])
         }
@@ -54,6 +50,34 @@ public enum PlayclockServer {
         return Dashboard(
             hub: hub, sessions: sessions, registry: registry, maxRequestBytes: config.policy.maxRequestBytes,
             sessionLifetimeSeconds: Int(config.http.sessionHours * 3600), secureCookies: config.http.secureCookies)
+    }
+}
+
+/// Serves the dashboard, and keeps trying when it cannot: a taken port or a failed listener must
+/// never take the timers down with it. The hub goes on keeping time (and the broker API keeps
+/// working) while this logs the failure and retries every few seconds.
+struct DashboardService: Service {
+    let dashboard: Dashboard
+    let listen: HubConfiguration.HostPort
+    let logger: Logger
+    var retryInterval: Duration = .seconds(5)
+
+    func run() async throws {
+        let router = dashboard.buildRouter()
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let app = Application(
+                router: router, configuration: .init(address: .hostname(listen.host, port: listen.port), serverName: "playclockd"),
+                logger: logger)
+            do {
+                try await app.run()
+                return  // graceful shutdown
+            } catch {
+                logger.critical("dashboard could not serve; the hub keeps running and retries", metadata: [
+                    "http.listen": "\(listen)", "error": "\(error)",
+                ])
+            }
+            await cancelWhenGracefulShutdown { try? await Task.sleep(for: retryInterval) }
+        }
     }
 }
 

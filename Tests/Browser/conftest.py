@@ -55,7 +55,7 @@ class Venue:
     def run_tool(self, *args):
         return subprocess.run([str(BIN / "playclock"), *args], check=True, capture_output=True, text=True, timeout=60).stdout
 
-    def setup(self):
+    def setup(self, wait_for_dashboard=True):
         conf = (ROOT / "mosquitto" / "dev.conf.in").read_text().replace("@PORT@", str(self.broker_port))
         (self.dir / "mosquitto.conf").write_text(conf)
         self.start("mosquitto", ["mosquitto", "-c", str(self.dir / "mosquitto.conf")])
@@ -81,7 +81,8 @@ class Venue:
         self.start("sim", [str(BIN / "playclock-sim"), "--broker", broker, "--pcs", "8", "--heartbeat-interval", "1",
                            "--tasmota", "ps5-plug-1,ps5-plug-2", "--shelly1", "shellyplug-s-xbox1",
                            "--shelly2", "shellyplusplugs-switch1", "--record", str(self.record)])
-        wait_until(lambda: self.health().get("online") == 8, timeout=20, what="8 agents online")
+        if wait_for_dashboard:
+            wait_until(lambda: self.health().get("online") == 8, timeout=20, what="8 agents online")
 
     def publish(self, topic, payload):
         subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(self.broker_port), "-t", topic, "-m", payload],
