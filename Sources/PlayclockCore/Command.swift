@@ -26,11 +26,34 @@ public enum Command: Sendable, Equatable {
     /// What `station/update` does to the plug binding.
     public typealias PlugUpdate = FieldUpdate<PlugBinding>
 
-    public static let verbs = [
-        "station/add", "station/update", "station/remove", "station/list", "station/get", "station/maintenance",
-        "session/start", "session/extend", "session/pause", "session/resume", "session/stop", "session/transfer",
-        "plug/power",
-    ]
+    /// Every request verb (`R/hub/request/<verb>`), one per command.
+    public enum Verb: String, Sendable, CaseIterable {
+        case stationAdd = "station/add", stationUpdate = "station/update", stationRemove = "station/remove"
+        case stationList = "station/list", stationGet = "station/get", stationMaintenance = "station/maintenance"
+        case sessionStart = "session/start", sessionExtend = "session/extend", sessionPause = "session/pause"
+        case sessionResume = "session/resume", sessionStop = "session/stop", sessionTransfer = "session/transfer"
+        case plugPower = "plug/power"
+    }
+
+    public static let verbs = Verb.allCases.map(\.rawValue)
+
+    public var verb: Verb {
+        switch self {
+        case .stationAdd: return .stationAdd
+        case .stationUpdate: return .stationUpdate
+        case .stationRemove: return .stationRemove
+        case .stationList: return .stationList
+        case .stationGet: return .stationGet
+        case .stationMaintenance: return .stationMaintenance
+        case .sessionStart: return .sessionStart
+        case .sessionExtend: return .sessionExtend
+        case .sessionPause: return .sessionPause
+        case .sessionResume: return .sessionResume
+        case .sessionStop: return .sessionStop
+        case .sessionTransfer: return .sessionTransfer
+        case .plugPower: return .plugPower
+        }
+    }
 
     /// The stations whose state the command may change.
     public var stations: [StationID] {

@@ -68,7 +68,7 @@ public struct HubCore: Sendable {
         entries[id].map { stateJSON($0, now: now) }
     }
 
-    public func status(of id: StationID, now: Timestamp) -> String? {
+    public func status(of id: StationID, now: Timestamp) -> StationStatus? {
         entries[id].map { status($0, now: now) }
     }
 
@@ -835,17 +835,17 @@ public struct HubCore: Sendable {
         return .string(ISO8601.string(fromMillis: abs(live - anchored) <= 1000 ? anchored : live))
     }
 
-    private func status(_ entry: Entry, now: Timestamp) -> String {
-        if entry.station.maintenance { return "maintenance" }
-        if entry.station.plug != nil, entry.plug.alarm != nil { return "alarm" }
+    private func status(_ entry: Entry, now: Timestamp) -> StationStatus {
+        if entry.station.maintenance { return .maintenance }
+        if entry.station.plug != nil, entry.plug.alarm != nil { return .alarm }
         if let session = entry.session {
-            if session.paused { return "paused" }
+            if session.paused { return .paused }
             let warnAt = (policy.warnThresholdsSeconds.max() ?? 0) * 1000
-            return session.remainingMillis(at: now) <= warnAt ? "warned" : "active"
+            return session.remainingMillis(at: now) <= warnAt ? .warned : .active
         }
-        if entry.expiredUntilMonoNanos != nil { return "expired" }
-        if entry.online == false { return "offline" }
-        return "idle"
+        if entry.expiredUntilMonoNanos != nil { return .expired }
+        if entry.online == false { return .offline }
+        return .idle
     }
 
     func stateJSON(_ entry: Entry, now: Timestamp) -> JSONValue {
@@ -866,7 +866,7 @@ public struct HubCore: Sendable {
             "kind": .string(entry.station.kind.value),
             "zone": JSONValue(entry.station.zone),
             "online": entry.online.map { .bool($0) } ?? .null,
-            "status": .string(status(entry, now: now)),
+            "status": .string(status(entry, now: now).rawValue),
             "maintenance": .bool(entry.station.maintenance),
             "session": sessionJSON,
             "agent": .object(entry.agentInfo),

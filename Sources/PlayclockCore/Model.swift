@@ -27,6 +27,12 @@ public struct Station: Sendable, Equatable {
     }
 }
 
+/// What a station is doing, as staff see it (`status` in its state). In order of precedence:
+/// maintenance, a plug alarm, a session (paused, warned or active), the expired hold, offline, idle.
+public enum StationStatus: String, Sendable, CaseIterable {
+    case idle, active, warned, paused, expired, offline, maintenance, alarm
+}
+
 /// A paid session, as stored: enough to recompute the remaining time after any restart.
 ///
 /// Time used is kept as `usedMillisAtAnchor` plus, while running, the monotonic time elapsed since

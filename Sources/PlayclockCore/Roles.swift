@@ -12,8 +12,11 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
         self >= Self.required(for: command)
     }
 
-    public static func required(for command: Command) -> StaffRole {
-        switch command {
+    public static func required(for command: Command) -> StaffRole { required(for: command.verb) }
+
+    /// Who may send what: the one table, also behind what the dashboard offers each account.
+    public static func required(for verb: Command.Verb) -> StaffRole {
+        switch verb {
         case .stationList, .stationGet:
             return .viewer
         case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop:
@@ -22,6 +25,9 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
             return .manager
         }
     }
+
+    /// The verbs this role may send, in `Command.verbs` order.
+    public var permittedVerbs: [Command.Verb] { Command.Verb.allCases.filter { self >= Self.required(for: $0) } }
 
     private var rank: Int {
         switch self {

@@ -43,10 +43,4 @@ public enum PlayclockApp {
             .init(service: HubService(hub: hub, client: client, logger: logger, systemd: SystemdNotifier())),
         ])
     }
-
-    /// The hub without a dashboard.
-    public static func buildServiceGroup(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
-        let runtime = try buildRuntime(config, logger: logger)
-        return ServiceGroup(configuration: .init(services: runtime.services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-    }
 }

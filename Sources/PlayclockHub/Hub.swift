@@ -381,16 +381,18 @@ public actor Hub {
     // MARK: - Views for front ends
 
     /// Every station's current state, sorted by id.
-    public func stations() -> [JSONValue] {
-        let now = clock.now()
-        return core.stationIDs.compactMap { core.stationState($0, now: now) }
+    public func stations() -> [JSONValue] { stations(at: clock.now()) }
+
+    private func stations(at now: Timestamp) -> [JSONValue] {
+        core.stationIDs.compactMap { core.stationState($0, now: now) }
     }
 
     /// A consistent start for a live watcher: the stations as they are now and a stream of every
     /// change after that moment (taken together on the actor, so nothing falls in between).
     public func watch() -> (stations: [JSONValue], serverTimeMillis: Int64, changes: AsyncStream<LiveItem>) {
         let changes = feed.watch()
-        return (stations(), clock.now().wallMillis, changes)
+        let now = clock.now()
+        return (stations(at: now), now.wallMillis, changes)
     }
 
     /// The newest stored events first, optionally of one station.
@@ -443,5 +445,5 @@ public struct HubSummary: Sendable, Equatable {
     /// Sessions running (not paused).
     public var active = 0
     public var paused = 0
-    public var byStatus: [String: Int] = [:]
+    public var byStatus: [StationStatus: Int] = [:]
 }

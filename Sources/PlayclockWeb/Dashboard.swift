@@ -49,8 +49,7 @@ public struct Dashboard: Sendable {
         api.post("logout") { request, context in await signOut(request, context) }
         api.get("me") { _, context in
             guard let who = context.identity else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
-            return APIResponse.json(["account": .string(who.account), "role": .string(who.role.rawValue),
-                                     "read_only": .bool(who.kind == .board)])
+            return APIResponse.json(Self.describe(who))
         }
         api.get("stations") { _, context in
             guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
@@ -90,8 +89,7 @@ public struct Dashboard: Sendable {
             return APIResponse.error(status, error.code.rawValue, error.message)
         case .success(let (token, identity)):
             context.logger.info("dashboard sign-in", metadata: ["staff.account": "\(identity.account)", "staff.role": "\(identity.role.rawValue)"])
-            var response = APIResponse.json(["account": .string(identity.account), "role": .string(identity.role.rawValue),
-                                             "read_only": false])
+            var response = APIResponse.json(Self.describe(identity))
             response.setCookie(Cookie(name: Self.cookieName, value: token, maxAge: sessionLifetimeSeconds, path: "/",
                                       secure: secureCookies, httpOnly: true, sameSite: .strict))
             return response
@@ -104,6 +102,14 @@ public struct Dashboard: Sendable {
         response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true,
                                   sameSite: .strict))
         return response
+    }
+
+    /// Who is signed in and which verbs the hub will take from them (from the role table; none
+    /// from the board's read-only token): the page offers exactly those actions.
+    static func describe(_ who: StaffIdentity) -> JSONValue {
+        let verbs = who.kind == .board ? [] : who.role.permittedVerbs
+        return ["account": .string(who.account), "role": .string(who.role.rawValue), "read_only": .bool(who.kind == .board),
+                "verbs": .array(verbs.map { .string($0.rawValue) })]
     }
 
     // MARK: - Reading
@@ -217,8 +223,8 @@ public struct Dashboard: Sendable {
         registry.makeGauge(name: "playclock_stations_online", help: "Stations whose agent is online").set(Int64(summary.online))
         registry.makeGauge(name: "playclock_broker_connected", help: "1 while the hub is connected to the broker")
             .set(Int64(summary.brokerConnected ? 1 : 0))
-        for status in Self.statuses {
-            registry.makeGauge(name: "playclock_stations_by_status", labels: [("status", status)], help: "Stations by status")
+        for status in StationStatus.allCases {
+            registry.makeGauge(name: "playclock_stations_by_status", labels: [("status", status.rawValue)], help: "Stations by status")
                 .set(Int64(summary.byStatus[status] ?? 0))
         }
         registry.makeGauge(name: "playclock_dashboard_live_clients", help: "Open live feeds (dashboards and boards)")
@@ -226,8 +232,6 @@ public struct Dashboard: Sendable {
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }
-
-    static let statuses = ["idle", "active", "warned", "paused", "expired", "offline", "maintenance", "alarm"]
 
     // MARK: - Helpers
 

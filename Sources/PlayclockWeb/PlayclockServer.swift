@@ -29,14 +29,7 @@ public enum PlayclockServer {
     public static func buildDashboard(
         _ config: HubConfiguration, hub: Hub, registry: PrometheusCollectorRegistry, logger: Logger
     ) throws -> Dashboard {
-        var boardToken: String?
-        if let path = config.http.boardTokenFile {
-            do {
-                boardToken = try StaffSessions.readBoardToken(path)
-            } catch {
-                throw HubConfiguration.Error(error.description)
-            }
-        }
+        let boardToken = try config.http.boardTokenFile.map(readBoardToken)
         if config.http.usersFile == nil {
             logger.warning("dashboard has no password file: nobody can sign in (set http.users_file)")
         }
@@ -51,6 +44,15 @@ public enum PlayclockServer {
             hub: hub, sessions: sessions, registry: registry, maxRequestBytes: config.policy.maxRequestBytes,
             sessionLifetimeSeconds: Int(config.http.sessionHours * 3600), secureCookies: config.http.secureCookies)
     }
+}
+
+/// The wall board's token: the first line of its file, at least 16 characters of A-Z a-z 0-9 - _.
+func readBoardToken(_ path: String) throws(HubConfiguration.Error) -> String {
+    let token = try HubConfiguration.readPassword(path).trimmingCharacters(in: .whitespaces)
+    guard token.count >= 16, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
+        throw HubConfiguration.Error("board token in \(path) must be at least 16 characters of A-Z a-z 0-9 - _")
+    }
+    return token
 }
 
 /// Serves the dashboard, and keeps trying when it cannot: a taken port or a failed listener must

@@ -153,21 +153,4 @@ public actor StaffSessions {
         for i in a.indices { difference |= a[i] ^ b[i] }
         return difference == 0
     }
-
-    /// Reads the wall board's token (first line of the file, at least 16 characters).
-    public static func readBoardToken(_ path: String) throws(HubTokenError) -> String {
-        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-            throw HubTokenError(description: "cannot read board token file \(path)")
-        }
-        let token = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
-            .trimmingCharacters(in: .whitespaces)
-        guard token.count >= 16, token.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "-" || $0 == "_") }) else {
-            throw HubTokenError(description: "board token in \(path) must be at least 16 characters of A-Z a-z 0-9 - _")
-        }
-        return token
-    }
-}
-
-public struct HubTokenError: Error, CustomStringConvertible, Sendable {
-    public var description: String
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import PlayclockAuth
 import PlayclockCore
+import PlayclockHub
 
 /// Dashboard sign-in accounts and the wall board's token: files on the hub box.
 struct DashboardCommand: AsyncParsableCommand {
@@ -35,10 +36,7 @@ struct DashboardCommand: AsyncParsableCommand {
         func run() throws {
             let password: String
             if let passwordFile {
-                guard let data = FileManager.default.contents(atPath: passwordFile), let text = String(data: data, encoding: .utf8) else {
-                    throw ValidationError("cannot read \(passwordFile)")
-                }
-                password = String(text.split(separator: "\n", omittingEmptySubsequences: false).first ?? "")
+                do { password = try HubConfiguration.readPassword(passwordFile) } catch { throw ValidationError(error.description) }
             } else {
                 password = randomSecret(length: 16)
             }

@@ -168,6 +168,15 @@ def test_a_viewer_sees_the_floor_without_controls(venue, browser):
     assert visible == []
 
 
+def test_a_cashier_is_offered_session_actions_only(venue, browser):
+    sign_in(browser, venue, "desk")
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile")) == 12, what="tiles")
+    visible = {b.get_attribute("data-verb") for b in browser.find_elements(By.CSS_SELECTOR, "#actions button[data-verb]")
+               if b.is_displayed()}
+    assert visible == {"session/start", "session/extend", "session/pause", "session/resume", "session/stop"}
+    assert not browser.find_element(By.ID, "readonly-note").is_displayed()
+
+
 def test_the_wall_board_shows_big_countdowns_with_its_token_only(venue, browser):
     browser.get(venue.board_link)
     wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile.big")) == 12, what="board tiles")

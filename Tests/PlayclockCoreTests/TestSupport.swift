@@ -207,7 +207,7 @@ struct TestHub {
     mutating func run(millis: Int64) -> [HubAction] { run(untilMono: now.monoNanos + millis * 1_000_000) }
 
     func state(_ id: StationID) -> JSONValue? { core.stationState(id, now: now) }
-    func status(_ id: StationID) -> String? { core.status(of: id, now: now) }
+    func status(_ id: StationID) -> String? { core.status(of: id, now: now)?.rawValue }
     func remainingSeconds(_ id: StationID) -> Int64? { state(id)?["session"]?["remaining_s"]?.intValue }
     func remainingMillis(_ id: StationID) -> Int64? { core.session(at: id)?.remainingMillis(at: now) }
 }

@@ -31,6 +31,16 @@ struct TopicSchemeTests {
         #expect(t.requestFilter == "venue/pc/hub/request/#")
     }
 
+    @Test func findsTheStationOfAStateTopic() {
+        let t = TopicScheme(root: "venue/pc")!
+        #expect(t.stationOfState(t.state(StationID("PC-01")!)) == "PC-01")
+        #expect(t.stationOfState("venue/pc/stations/PC-01/countdown") == nil)
+        #expect(t.stationOfState("venue/pc/stations/a/b/state") == nil)
+        #expect(t.stationOfState("venue/pc/stations//state") == nil)
+        #expect(t.stationOfState("other/stations/PC-01/state") == nil)
+        #expect(t.stationOfState("venue/pc/hub/status") == nil)
+    }
+
     @Test func classifiesInboundTopics() {
         let t = testTopics
         #expect(t.classify("playclock/stations/PC-01/heartbeat") == .heartbeat(station: "PC-01"))

@@ -27,6 +27,8 @@ import Testing
             #expect(me.json?["account"] == "ann")
             #expect(me.json?["role"] == "cashier")
             #expect(me.json?["read_only"] == false)
+            #expect(me.json?["verbs"] == ["station/list", "station/get", "session/start", "session/extend", "session/pause",
+                                          "session/resume", "session/stop"])
         }
     }
 
@@ -189,6 +191,7 @@ import Testing
             #expect(stations.json?["stations"]?.arrayValue?.compactMap { $0["station"]?.stringValue } == ["PC-01", "PC-02", "PC-03"])
             let bearer = try await client.get("/api/me", headers: [.authorization: "Bearer \(DashboardFixture.boardToken)"])
             #expect(bearer.json?["read_only"] == true)
+            #expect(bearer.json?["verbs"] == [])
             #expect(try await client.get("/api/stations?token=wrong-token-0123456789").status == .unauthorized)
 
             let act = try await client.execute(

@@ -7,7 +7,7 @@ import Testing
 @testable import PlayclockWeb
 
 @Suite struct LiveFeedTests {
-    @Test func aWatcherGetsTheSnapshotThenEveryChangeInOrder() async throws {
+    @Test(.timeLimit(.minutes(1))) func aWatcherGetsTheSnapshotThenEveryChangeInOrder() async throws {
         let fixture = try DashboardFixture()
         let start = await fixture.hub.watch()
         #expect(start.stations.compactMap { $0["station"]?.stringValue } == ["PC-01", "PC-02", "PC-03"])
@@ -34,7 +34,7 @@ import Testing
         #expect(seen.last == .removed(station: "PC-03"))
     }
 
-    @Test func aWatcherThatFallsBehindIsCutOffInsteadOfMissingChanges() async {
+    @Test(.timeLimit(.minutes(1))) func aWatcherThatFallsBehindIsCutOffInsteadOfMissingChanges() async {
         let feed = LiveFeed(bufferSize: 3)
         let slow = feed.watch()
         for i in 0..<10 { feed.send(.broker(connected: i % 2 == 0)) }
@@ -44,7 +44,7 @@ import Testing
         #expect(feed.watcherCount == 0)
     }
 
-    @Test func stoppingTheHubEndsEveryWatcherAndRefusesNewOnes() async {
+    @Test(.timeLimit(.minutes(1))) func stoppingTheHubEndsEveryWatcherAndRefusesNewOnes() async {
         let feed = LiveFeed()
         let a = feed.watch(), b = feed.watch()
         #expect(feed.watcherCount == 2)

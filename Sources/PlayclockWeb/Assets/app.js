@@ -3,7 +3,6 @@
 import { LiveFloor, STATUS_LABELS, describe, el, formatRemaining, formatTime } from "/assets/common.js";
 
 const $ = (id) => document.getElementById(id);
-const ROLE_RANK = { viewer: 0, cashier: 1, manager: 2 };
 const EVENT_WORDS = {
   "session.started": "session started", "session.extended": "session extended", "session.paused": "session paused",
   "session.resumed": "session resumed", "session.stopped": "session stopped", "session.expired": "time is up",
@@ -72,10 +71,13 @@ function showFloor(who) {
   $("whoami").hidden = false;
   $("whoami").textContent = `${who.account} · ${who.role}`;
   $("signout").hidden = false;
-  for (const group of document.querySelectorAll("[data-needs]")) {
-    group.hidden = ROLE_RANK[who.role] < ROLE_RANK[group.dataset.needs];
+  // Offer what the hub says this account may send (its role table), nothing more.
+  const verbs = new Set(who.verbs || []);
+  for (const button of document.querySelectorAll("#actions [data-verb]")) button.hidden = !verbs.has(button.dataset.verb);
+  for (const group of document.querySelectorAll("#actions .group")) {
+    group.hidden = !group.querySelector("[data-verb]:not([hidden])");
   }
-  $("readonly-note").hidden = who.role !== "viewer";
+  $("readonly-note").hidden = Boolean(document.querySelector("#actions [data-verb]:not([hidden])"));
   floor = new LiveFloor("/api/live", {
     snapshot: () => { renderFloor(); renderFilter(); loadEvents(); },
     state: (s) => { renderTile(s); renderAlarms(); renderActions(); },
@@ -206,23 +208,24 @@ function minutesFromInput() {
   return minutes;
 }
 
+// The body each action sends besides the station; the verb is the button's data-verb.
 const ACTIONS = {
-  start: (b) => ["session/start", { minutes: Number(b.dataset.minutes) }],
-  extend: (b) => ["session/extend", { minutes: Number(b.dataset.minutes) }],
-  "start-custom": () => { const m = minutesFromInput(); return m && ["session/start", { minutes: m }]; },
-  "extend-custom": () => { const m = minutesFromInput(); return m && ["session/extend", { minutes: m }]; },
-  pause: () => ["session/pause", {}],
-  resume: () => ["session/resume", {}],
-  stop: () => ["session/stop", {}],
+  start: (b) => ({ minutes: Number(b.dataset.minutes) }),
+  extend: (b) => ({ minutes: Number(b.dataset.minutes) }),
+  "start-custom": () => { const m = minutesFromInput(); return m && { minutes: m }; },
+  "extend-custom": () => { const m = minutesFromInput(); return m && { minutes: m }; },
+  pause: () => ({}),
+  resume: () => ({}),
+  stop: () => ({}),
   transfer: () => {
     const to = $("transfer-target").value;
     if (!to) { toast("Choose the station to move the session to.", true); return null; }
-    return ["session/transfer", { to }];
+    return { to };
   },
-  "maintenance-on": () => ["station/maintenance", { enabled: true }],
-  "maintenance-off": () => ["station/maintenance", { enabled: false }],
-  "plug-on": () => ["plug/power", { on: true }],
-  "plug-off": () => ["plug/power", { on: false }],
+  "maintenance-on": () => ({ enabled: true }),
+  "maintenance-off": () => ({ enabled: false }),
+  "plug-on": () => ({ on: true }),
+  "plug-off": () => ({ on: false }),
 };
 
 document.getElementById("actions").addEventListener("click", async (event) => {
@@ -236,9 +239,9 @@ document.getElementById("actions").addEventListener("click", async (event) => {
     if (armedStop !== key) { armedStop = key; renderActions(); return; }
     armedStop = null;
   }
-  const made = ACTIONS[name]?.(button);
-  if (!made) return;
-  const [verb, extra] = made;
+  const extra = ACTIONS[name]?.(button);
+  if (!extra) return;
+  const verb = button.dataset.verb;
   button.disabled = true;
   const results = await Promise.all(ids.map(async (station) => {
     const result = await api(`/api/request/${verb}`, { station, ...extra });
