@@ -100,9 +100,10 @@ public actor Hub {
         logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
         reschedule()
         let interval = aliveInterval
+        let clock = self.clock
         aliveTask = Task { [weak self] in
             while !Task.isCancelled {
-                try? await Task.sleep(for: interval)
+                do { try await clock.sleep(for: interval) } catch { return }
                 await self?.recordAlive()
             }
         }
@@ -335,10 +336,9 @@ public actor Hub {
         timer?.cancel()
         timerDeadline = deadline
         guard let deadline else { return }
-        let delay = max(0, deadline - clock.now().monoNanos)
+        let clock = self.clock
         timer = Task { [weak self] in
-            try? await Task.sleep(for: .nanoseconds(delay))
-            guard !Task.isCancelled else { return }
+            do { try await clock.sleep(untilMonoNanos: deadline) } catch { return }
             await self?.timerFired()
         }
     }
@@ -354,9 +354,9 @@ public actor Hub {
             // Nothing was published; keep the previous state and try again shortly.
             core.rollbackChange()
             logger.error("store write failed on timer; retrying", metadata: ["error": "\(error)"])
+            let clock = self.clock
             timer = Task { [weak self] in
-                try? await Task.sleep(for: .milliseconds(500))
-                guard !Task.isCancelled else { return }
+                do { try await clock.sleep(for: .milliseconds(500)) } catch { return }
                 await self?.timerFired()
             }
             timerDeadline = nil

@@ -6,9 +6,26 @@ import Darwin
 import Foundation
 import PlayclockCore
 
-/// Where the runtime reads time. Tests inject a manual clock; production uses `SystemClock`.
+/// Where the runtime reads time and waits for it. Tests inject a manual clock; production uses
+/// `SystemClock`.
 public protocol HubClock: Sendable {
     func now() -> Timestamp
+    /// Suspends until the monotonic reading of `now()` reaches `monoNanos`; throws
+    /// `CancellationError` when the task is cancelled first.
+    func sleep(untilMonoNanos monoNanos: Int64) async throws
+}
+
+extension HubClock {
+    /// Waits on the real clock: `Task.sleep` for the remaining monotonic time.
+    public func sleep(untilMonoNanos monoNanos: Int64) async throws {
+        let delay = monoNanos - now().monoNanos
+        if delay > 0 { try await Task.sleep(for: .nanoseconds(delay)) } else { try Task.checkCancellation() }
+    }
+
+    /// Suspends for `duration` of this clock's monotonic time.
+    public func sleep(for duration: Duration) async throws {
+        try await sleep(untilMonoNanos: now().monoNanos + Int64(duration / .nanoseconds(1)))
+    }
 }
 
 /// The box's clocks: the wall clock (may jump), the boot-time monotonic clock (never jumps,
