@@ -169,20 +169,25 @@ final class RecordingPublisher: MessageTransport {
     }
 
     @Test func aRestartedHubResumesFromTheStoreWithTheTimeThatPassed() async throws {
+        let manual = ManualHubClock()
+        func makeManualHub(_ publisher: RecordingPublisher) throws -> Hub {
+            try Hub(topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher,
+                    clock: manual, logger: quietLogger)
+        }
         let first = RecordingPublisher(databasePath: db.path)
-        let hub = try makeHub(first)
+        let hub = try makeManualHub(first)
         try await hub.start()
         await hub.receive(request("session/start", ["station": "PC-01", "seconds": 120]))
+        manual.advance(byMillis: 500)
         await hub.shutdown()
 
-        try await Task.sleep(for: .milliseconds(1100))
+        manual.advance(byMillis: 1_500)  // down for a second and a half
         let second = RecordingPublisher(databasePath: db.path)
-        let restarted = try makeHub(second)
+        let restarted = try makeManualHub(second)
         try await restarted.start()
         let state = try #require(await restarted.state(of: StationID("PC-01")!))
         let remaining = try #require(state["session"]?["remaining_s"]?.intValue)
-        #expect(remaining <= 119, "the second the hub was down counts as used")
-        #expect(remaining >= 117)
+        #expect(remaining == 118, "the time the hub was down counts as used: 120 s - 2 s")
         await restarted.connected()
         #expect(second.messages.contains { $0.topic == "playclock/stations/PC-01/state" && $0.retain })
         #expect(second.messages.contains { $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock" })
