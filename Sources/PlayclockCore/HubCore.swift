@@ -24,9 +24,15 @@ public struct HubCore: Sendable {
     struct Entry: Sendable {
         var station: Station
         var session: SessionRecord?
-        /// nil: unknown (a station without an agent that never heartbeated).
+        /// nil: unknown. A station without an agent that never heartbeated, and every station from
+        /// the hub's start (or a broker reconnect) until its agent is heard or a heartbeat window
+        /// passes in silence: a restarted hub must not report heartbeating stations offline.
         var online: Bool?
         var lastSeenMonoNanos: Int64?
+        /// When the station is declared offline unless its agent is heard from first. Set by every
+        /// heartbeat and, for stations not known to be offline, by a (re)connect to the broker;
+        /// cleared while the broker is unreachable (silence then says nothing about the agents).
+        var silenceDeadlineMonoNanos: Int64?
         /// The last heartbeat's fields other than `seq`.
         var agentInfo: [String: JSONValue] = [:]
         /// Set after an expiry: the station shows `expired` until then.
@@ -44,7 +50,8 @@ public struct HubCore: Sendable {
         self.lastEventID = lastEventID
         self.entries = StationTable(policy: policy)
         for station in stations {
-            entries[station.id] = Entry(station: station, online: station.kind.expectsAgent ? false : nil)
+            // Unknown until the broker is reached and the agent heard (or a heartbeat window passes).
+            entries[station.id] = Entry(station: station, online: nil)
         }
         for session in sessions where !session.isEnded {
             entries[session.station]?.session = session
@@ -145,10 +152,19 @@ public struct HubCore: Sendable {
 
     /// Everything a freshly (re)connected broker must see: every retained state, and the control
     /// each station should be under right now (agents treat repeated lock/unlock as idempotent).
+    ///
+    /// Agents may have heartbeated unheard while the hub was away from the broker: every station
+    /// not known to be offline gets one heartbeat window from now before silence counts.
     public mutating func resync(now: Timestamp) -> [HubAction] {
         var actions: [HubAction] = []
+        let grace = now.monoNanos + policy.offlineAfterNanos
         for id in stationIDs {
-            guard let entry = entries[id] else { continue }
+            guard var entry = entries[id] else { continue }
+            if entry.online != false, entry.online == true || entry.station.kind.expectsAgent,
+               (entry.silenceDeadlineMonoNanos ?? .min) < grace {
+                entry.silenceDeadlineMonoNanos = grace
+                entries[id] = entry
+            }
             actions += reconcilePlug(id, now: now, force: true)
             if let binding = entry.station.plug, entry.plug.online != false {
                 let queryID = nextRPCID()
@@ -166,6 +182,14 @@ public struct HubCore: Sendable {
             }
         }
         return actions
+    }
+
+    /// The broker connection is gone: nothing can be heard, so silence stops counting (no station
+    /// goes offline for heartbeats the hub could not receive). `resync` restarts the windows.
+    public mutating func brokerLost() {
+        for id in entries.idsWithSilenceDeadline {
+            entries[id]?.silenceDeadlineMonoNanos = nil
+        }
     }
 
     // MARK: - Time
@@ -190,9 +214,7 @@ public struct HubCore: Sendable {
             }
             consider(entry.nextCountdownMonoNanos)
         }
-        if entry.online == true, let seen = entry.lastSeenMonoNanos {
-            consider(seen + policy.offlineAfterNanos)
-        }
+        consider(entry.silenceDeadlineMonoNanos)
         consider(entry.expiredUntilMonoNanos)
         if entry.station.plug != nil {
             consider(entry.plug.retryAtMonoNanos)
@@ -226,10 +248,15 @@ public struct HubCore: Sendable {
             entry.expiredSession = nil
             stateChanged = true
         }
-        if entry.online == true, let seen = entry.lastSeenMonoNanos, seen + policy.offlineAfterNanos <= now.monoNanos {
-            entry.online = false
-            actions.append(event("station.offline", station: id, session: entry.session?.id, data: ["reason": "heartbeat_timeout"], now: now))
-            stateChanged = true
+        if let silence = entry.silenceDeadlineMonoNanos, silence <= now.monoNanos {
+            entry.silenceDeadlineMonoNanos = nil
+            if entry.online != false {
+                // Heard before and gone quiet, or not heard at all since the hub (re)connected.
+                let reason = entry.online == true ? "heartbeat_timeout" : "no_heartbeat"
+                entry.online = false
+                actions.append(event("station.offline", station: id, session: entry.session?.id, data: ["reason": .string(reason)], now: now))
+                stateChanged = true
+            }
         }
         if var session = entry.session, !session.paused {
             let remaining = session.remainingMillis(at: now)
@@ -311,6 +338,7 @@ public struct HubCore: Sendable {
         case "offline":
             guard var entry = entries[id], entry.online != false else { return [] }
             entry.online = false
+            entry.silenceDeadlineMonoNanos = nil
             entries[id] = entry
             return [
                 event("station.offline", station: id, session: entry.session?.id, data: ["reason": "agent_offline"], now: now),
@@ -327,6 +355,7 @@ public struct HubCore: Sendable {
         let cameOnline = entry.online != true
         entry.online = true
         entry.lastSeenMonoNanos = now.monoNanos
+        entry.silenceDeadlineMonoNanos = now.monoNanos + policy.offlineAfterNanos
         let infoChanged = info.map { $0 != entry.agentInfo } ?? false
         if let info { entry.agentInfo = info }
 
@@ -417,9 +446,13 @@ public struct HubCore: Sendable {
             var entry = try entry(id)
             if let name { entry.station.name = name }
             if let kind {
+                let hadAgent = entry.station.kind.expectsAgent
                 entry.station.kind = kind
-                if !kind.expectsAgent, entry.lastSeenMonoNanos == nil { entry.online = nil }
-                if kind.expectsAgent, entry.online == nil { entry.online = false }
+                if !kind.expectsAgent, entry.lastSeenMonoNanos == nil {
+                    entry.online = nil
+                    entry.silenceDeadlineMonoNanos = nil
+                }
+                if kind.expectsAgent, !hadAgent, entry.online == nil { entry.online = false }
             }
             switch plug {
             case .keep: break
@@ -1003,6 +1036,10 @@ extension HubCore {
         }
 
         var sortedIDs: [StationID] { byID.keys.sorted() }
+
+        var idsWithSilenceDeadline: [StationID] {
+            byID.compactMap { $0.value.silenceDeadlineMonoNanos == nil ? nil : $0.key }
+        }
 
         var earliestDeadline: Int64? { queue.earliest }
 

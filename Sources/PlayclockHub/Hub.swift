@@ -129,6 +129,9 @@ public actor Hub {
     public func disconnected() {
         brokerConnected = false
         feed.send(.broker(connected: false))
+        // Heartbeats cannot arrive now: no station goes offline for the silence of the broker.
+        core.brokerLost()
+        reschedule()
     }
 
     /// Stops timers and records the last alive moment. The caller then announces `offline`.

@@ -5,15 +5,16 @@ import Testing
 struct PresenceTests {
     static let second: Int64 = 1_000_000_000
 
-    @Test func pcIsOfflineUntilItHeartbeats() throws {
+    @Test func pcIsUnknownUntilItHeartbeats() throws {
         var hub = TestHub()
-        #expect(hub.core.isOnline(pc1) == false)
-        #expect(hub.status(pc1) == "offline")
-        #expect(hub.state(pc1)?["online"] == false)
+        #expect(hub.core.isOnline(pc1) == nil)
+        #expect(hub.status(pc1) == "idle")
+        #expect(hub.state(pc1)?["online"] == .null)
         #expect(hub.core.isOnline(ps1) == nil)
         #expect(hub.state(ps1)?["online"] == .null)
         #expect(hub.status(ps1) == "idle")
         #expect(hub.core.isOnline(StationID("NOPE")!) == nil)
+        #expect(hub.core.nextDeadline() == nil, "no silence counts before the broker is reached")
 
         let actions = try hub.heartbeat(pc1, #"{"seq":1}"#)
         #expect(hub.core.isOnline(pc1) == true)
@@ -29,6 +30,47 @@ struct PresenceTests {
         #expect(state["status"] == "idle")
         #expect(state["agent"] == [:])
         #expect(hub.status(pc1) == "idle")
+    }
+
+    /// After a start (or a broker reconnect) a station is unknown for one heartbeat window: a
+    /// heartbeating agent is never reported offline, a silent one is after the window.
+    @Test func afterConnectingSilenceCountsOnlyAfterOneHeartbeatWindow() throws {
+        var hub = TestHub()
+        let resync = hub.connect()
+        #expect(resync.states(pc1).first?["online"] == .null, "published as unknown, not offline")
+        #expect(resync.states(pc1).first?["status"] == "idle")
+        #expect(!resync.eventTypes.contains("station.offline"))
+        hub.run(seconds: 14)
+        #expect(hub.core.isOnline(pc1) == nil)
+        try hub.heartbeat(pc2, #"{"seq":1}"#)
+        let fired = hub.run(seconds: 1)
+        #expect(fired.eventTypes == ["station.offline"])
+        #expect(fired.events.first?.station == pc1)
+        #expect(fired.events.first?.data["reason"] == "no_heartbeat")
+        #expect(fired.states(pc1).first?["online"] == false)
+        #expect(hub.core.isOnline(pc2) == true, "pc2 heartbeated inside the window")
+        #expect(hub.core.isOnline(ps1) == nil, "a console has no agent: never declared offline")
+    }
+
+    @Test func aBrokerOutageSuspendsSilenceAndReconnectingGivesAWindow() throws {
+        var hub = TestHub()
+        hub.connect()
+        try hub.heartbeat(pc1, #"{"seq":1}"#)
+        hub.core.brokerLost()
+        #expect(hub.core.nextDeadline() == nil)
+        let during = hub.run(seconds: 60)
+        #expect(!during.eventTypes.contains("station.offline"), "heartbeats cannot arrive while the broker is away")
+        #expect(hub.core.isOnline(pc1) == true)
+        let back = hub.connect()
+        #expect(back.states(pc1).first?["online"] == true)
+        hub.run(seconds: 10)
+        try hub.heartbeat(pc1, #"{"seq":2}"#)
+        let window = hub.run(seconds: 14)
+        #expect(window.events.filter { $0.type == "station.offline" }.map(\.station) == [pc2], "pc2 stayed silent through its window")
+        let gone = hub.run(seconds: 1)
+        #expect(gone.eventTypes == ["station.offline"])
+        #expect(gone.events.first?.station == pc1)
+        #expect(gone.events.first?.data["reason"] == "heartbeat_timeout")
     }
 
     @Test func heartbeatDuringASessionUnlocksWithTheRightEnd() throws {
@@ -141,7 +183,7 @@ struct PresenceTests {
                 #expect(error.code == code, "\(station) \(payload)")
             }
         }
-        #expect(hub.core.isOnline(pc1) == false)
+        #expect(hub.core.isOnline(pc1) == nil)
     }
 
     @Test func agentThatWasOfflineWhenItsSessionEndedGetsLockOnReturn() throws {
@@ -167,6 +209,7 @@ struct PresenceTests {
 
     @Test func agentOfflineThroughTheWholeHoldGetsIdleLock() throws {
         var hub = TestHub()
+        hub.connect()
         hub.start(pc1, seconds: 60)
         hub.run(seconds: 60 + 300 + 1)
         #expect(hub.status(pc1) == "offline")
@@ -261,7 +304,7 @@ struct PresenceTests {
         } catch {
             #expect(["invalid_json", "invalid_request"].contains(error.code))
         }
-        #expect(hub.core.isOnline(pc1) == false)
+        #expect(hub.core.isOnline(pc1) == nil)
         #expect(hub.state(pc1) == before)
         #expect(hub.core.nextDeadline() == nil)
     }
@@ -275,7 +318,7 @@ struct PresenceTests {
         } catch {
             #expect(error.code == "payload_too_large")
         }
-        #expect(hub.core.isOnline(pc1) == false)
+        #expect(hub.core.isOnline(pc1) == nil)
     }
 
     @Test(arguments: [("PC-99", "unknown_station"), ("PC/01", "invalid_station_id"), ("", "invalid_station_id"),

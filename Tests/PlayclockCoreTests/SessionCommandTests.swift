@@ -319,7 +319,7 @@ struct SessionCommandTests {
         hub.run(seconds: 125)
         let (result, actions) = hub.request("session/stop", ["station": "PC-01"])
         let data = try result.get()
-        #expect(data["status"] == "offline")  // a pc that never heartbeated
+        #expect(data["status"] == "idle")  // a pc not heard from yet: unknown, not offline
         #expect(data["session"] == .null)
         let lock = try #require(actions.controls(pc1).first)
         #expect(lock["action"] == "lock")
@@ -470,7 +470,7 @@ struct SessionCommandTests {
         let off = hub.request("station/maintenance", ["station": "PC-01", "enabled": false])
         #expect(try off.result.get()["maintenance"] == false)
         #expect(off.actions.savedStations.first?.maintenance == false)
-        #expect(hub.status(pc1) == "offline")
+        #expect(hub.status(pc1) == "idle")
         hub.start(pc1, seconds: 60)
         #expect(hub.core.session(at: pc1) != nil)
     }

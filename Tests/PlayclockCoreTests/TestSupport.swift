@@ -153,6 +153,12 @@ struct TestHub {
         return record(actions)
     }
 
+    /// The broker connection is up (again): `HubCore.resync`, recorded.
+    @discardableResult
+    mutating func connect() -> [HubAction] {
+        record(core.resync(now: now))
+    }
+
     @discardableResult
     mutating func tick() -> [HubAction] {
         let actions = core.tick(now: now)
