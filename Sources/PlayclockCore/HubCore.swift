@@ -11,6 +11,9 @@ public struct HubCore: Sendable {
     /// Plug status topic -> stations bound to that plug (a multi-relay strip serves several).
     private var plugIndex: [String: [StationID]] = [:]
     private var lastRPCID: Int64 = 0
+    /// Plug power readings ignored as implausible (not a number, negative, not finite, above
+    /// `policy.plugMaxWatts`) since the core was made: they change nothing and raise no alarm.
+    public private(set) var implausiblePlugReadings = 0
     /// What `rollbackChange` restores besides the journaled entries; nil when no change is open.
     private var checkpoint: Checkpoint?
 
@@ -818,6 +821,10 @@ public struct HubCore: Sendable {
                                          data: ["reported": .bool(on), "wanted": .bool(commanded)], now: now))
                     reassert = true
                 }
+            case .implausibleWatts:
+                implausiblePlugReadings += 1
+            case .watts(let watts) where watts > policy.plugMaxWatts:
+                implausiblePlugReadings += 1
             case .watts(let watts):
                 entry.plug.watts = watts
                 if entry.session != nil {

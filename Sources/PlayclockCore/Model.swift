@@ -139,6 +139,9 @@ public struct HubPolicy: Sendable, Equatable {
     public var plugAlarmAfterAttempts: Int = 3
     /// Draw at or above which a console counts as in use.
     public var plugActiveWatts: Double = 15
+    /// The most a plug can really draw (a 16 A plug at 230 V is about 3.7 kW): readings above it,
+    /// and negative or non-finite ones, are ignored as implausible and never raise an alarm.
+    public var plugMaxWatts: Double = 4000
 
     public init() {}
 

@@ -150,7 +150,11 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
     public enum Report: Sendable, Equatable {
         case online(Bool)
         case power(Bool)
+        /// A finite, non-negative reading written as a plain decimal number.
         case watts(Double)
+        /// A power field that was present but is no reading: not a plain decimal number
+        /// (`inf`, `nan`, `0x10`, text), negative, or not finite. Ignored, and counted.
+        case implausibleWatts
     }
 
     /// Interprets a message on one of `statusTopics`. Unknown or malformed content yields nothing.
@@ -175,10 +179,15 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
                 return reports
             case "tele/\(t)/SENSOR":
                 guard let power = (try? JSONCoding.decode(payload))?["ENERGY"]?["Power"] else { return [] }
-                if case .array(let perRelay) = power, perRelay.indices.contains(n - 1), let w = Self.number(perRelay[n - 1]) {
-                    return [.online(true), .watts(w)]
+                let reading: Report
+                if case .array(let perRelay) = power {
+                    guard perRelay.indices.contains(n - 1) else { return [] }
+                    reading = Self.wattsReport(perRelay[n - 1])
+                } else {
+                    reading = Self.wattsReport(power)
                 }
-                return Self.number(power).map { [.online(true), .watts($0)] } ?? []
+                // A garbled report says nothing, not even that the plug is there.
+                return reading == .implausibleWatts ? [reading] : [.online(true), reading]
             default:
                 return []
             }
@@ -189,7 +198,7 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
             case "shellies/\(id)/relay/\(n)":
                 return Self.onOff(text).map { [.power($0)] } ?? []
             case "shellies/\(id)/relay/\(n)/power":
-                return Double(text).map { [.watts($0)] } ?? []
+                return [Self.wattsReport(.string(text))]
             default:
                 return []
             }
@@ -216,7 +225,7 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
     private static func switchStatus(_ status: JSONValue) -> [Report] {
         var reports: [Report] = []
         if let output = status["output"]?.boolValue { reports.append(.power(output)) }
-        if let watts = status["apower"].flatMap(number) { reports.append(.watts(watts)) }
+        if let watts = status["apower"] { reports.append(wattsReport(watts)) }
         return reports
     }
 
@@ -228,13 +237,40 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
         }
     }
 
-    private static func number(_ value: JSONValue) -> Double? {
+    /// A power reading: a JSON number, or a string holding a plain decimal number (`64.8`,
+    /// `0`), finite and not negative. Swift's `Double("0x10")` and `Double("inf")` would accept
+    /// hexadecimal and infinities, which no plug sends: they are implausible here.
+    static func wattsReport(_ value: JSONValue) -> Report {
+        let watts: Double?
         switch value {
-        case .int(let i): return Double(i)
-        case .double(let d): return d
-        case .string(let s): return Double(s)
-        default: return nil
+        case .int(let i): watts = Double(i)
+        case .double(let d): watts = d
+        case .string(let s): watts = plainDecimal(s)
+        default: watts = nil
         }
+        guard let watts, watts.isFinite, watts >= 0 else { return .implausibleWatts }
+        return .watts(watts)
+    }
+
+    /// `digits[.digits]`, at most 32 characters; nil for anything else.
+    static func plainDecimal(_ text: String) -> Double? {
+        let bytes = Array(text.utf8)
+        guard !bytes.isEmpty, bytes.count <= 32 else { return nil }
+        var sawDot = false
+        var digitsBefore = 0
+        var digitsAfter = 0
+        for b in bytes {
+            if b == UInt8(ascii: ".") {
+                guard !sawDot else { return nil }
+                sawDot = true
+            } else if (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(b) {
+                if sawDot { digitsAfter += 1 } else { digitsBefore += 1 }
+            } else {
+                return nil
+            }
+        }
+        guard digitsBefore > 0, !sawDot || digitsAfter > 0 else { return nil }
+        return Double(text)
     }
 }
 

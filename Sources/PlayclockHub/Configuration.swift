@@ -90,7 +90,7 @@ public struct HubConfiguration: Sendable, Equatable {
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
         "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
         "plug_off_delay_s", "plug_failsafe_margin_s", "plug_retry_initial_s", "plug_retry_max_s",
-        "plug_alarm_after_attempts", "plug_active_watts",
+        "plug_alarm_after_attempts", "plug_active_watts", "plug_max_watts",
     ]
 
     /// Applies a JSON config file (see README). Unknown keys are refused, so a typo never passes
@@ -201,6 +201,15 @@ public struct HubConfiguration: Sendable, Equatable {
                 throw Error("config file \(source): policy \"plug_active_watts\" must be a number in (0, 10000]")
             }
             policy.plugActiveWatts = w
+        }
+        if let watts = fields["plug_max_watts"] {
+            guard watts.isNumber, let w = watts.doubleValue, w >= 100, w <= 100_000 else {
+                throw Error("config file \(source): policy \"plug_max_watts\" must be a number in [100, 100000]")
+            }
+            policy.plugMaxWatts = w
+        }
+        guard policy.plugActiveWatts < policy.plugMaxWatts else {
+            throw Error("config file \(source): policy \"plug_active_watts\" must be below \"plug_max_watts\"")
         }
     }
 

@@ -166,6 +166,14 @@ public actor Hub {
         case .userRequest(let user, let verb):
             handleRequest(verb: verb, user: user, message: message, now: now)
         case nil:
+            let implausibleBefore = core.implausiblePlugReadings
+            defer {
+                let ignored = core.implausiblePlugReadings - implausibleBefore
+                if ignored > 0 {
+                    metrics.plugReadingsIgnored.increment(by: ignored)
+                    logger.debug("ignored implausible plug reading", metadata: ["mqtt.topic": "\(message.topic)"])
+                }
+            }
             core.beginChange()
             guard let actions = core.plugMessage(topic: message.topic, payload: message.payload, now: now) else {
                 // No plug is bound to the topic: nothing was changed.

@@ -8,12 +8,15 @@ public struct HubMetrics: Sendable {
     let messagesIn: Counter
     let messagesOut: Counter
     let publishFailures: Counter
+    /// Plug power readings ignored as implausible (not finite, negative, above `plug_max_watts`).
+    let plugReadingsIgnored: Counter
 
     public init(factory: any MetricsFactory = NOOPMetricsHandler.instance) {
         self.factory = factory
         messagesIn = Counter(label: "playclock_mqtt_messages_received_total", factory: factory)
         messagesOut = Counter(label: "playclock_mqtt_messages_published_total", factory: factory)
         publishFailures = Counter(label: "playclock_mqtt_publish_failures_total", factory: factory)
+        plugReadingsIgnored = Counter(label: "playclock_plug_readings_ignored_total", factory: factory)
     }
 
     /// How long a staff command took inside the hub (decode, apply, store, publish), by verb and

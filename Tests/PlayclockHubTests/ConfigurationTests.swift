@@ -48,6 +48,9 @@ import Testing
         (#"[1, 2]"#, "is not a JSON object"),
         (#"{"broker": "mqtt://elsewhere:1", "policy": {"expired_hold_s": -5}}"#, "expired_hold_s"),
         (#"{"password_file": "/nonexistent/pw"}"#, "cannot read password file"),
+        (#"{"policy": {"plug_max_watts": 1e308}}"#, "plug_max_watts"),
+        (#"{"policy": {"plug_max_watts": "4000"}}"#, "plug_max_watts"),
+        (#"{"policy": {"plug_active_watts": 500, "plug_max_watts": 400}}"#, "must be below"),
     ])
     func badConfigFilesAreRefusedWithAClearMessage(text: String, expected: String) throws {
         let path = try write("bad.json", text)
