@@ -11,6 +11,8 @@ public struct HubCore: Sendable {
     /// Plug status topic -> stations bound to that plug (a multi-relay strip serves several).
     private var plugIndex: [String: [StationID]] = [:]
     private var lastRPCID: Int64 = 0
+    /// Refused requests: the first of a kind per window in full, repeats as one summary.
+    private var rejections = RejectionDigest()
     /// Plug power readings ignored as implausible (not a number, negative, not finite, above
     /// `policy.plugMaxWatts`) since the core was made: they change nothing and raise no alarm.
     public private(set) var implausiblePlugReadings = 0
@@ -21,6 +23,7 @@ public struct HubCore: Sendable {
         var lastEventID: Int64
         var lastRPCID: Int64
         var plugIndex: [String: [StationID]]
+        var rejections: RejectionDigest
     }
 
     /// Per-station live state: configuration, session, presence and scheduling.
@@ -95,7 +98,7 @@ public struct HubCore: Sendable {
     /// Changes do not nest. Outside a change nothing is recorded.
     public mutating func beginChange() {
         precondition(checkpoint == nil, "beginChange while a change is open")
-        checkpoint = Checkpoint(lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex)
+        checkpoint = Checkpoint(lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex, rejections: rejections)
         entries.beginJournal()
     }
 
@@ -118,6 +121,7 @@ public struct HubCore: Sendable {
         lastEventID = saved.lastEventID
         lastRPCID = saved.lastRPCID
         plugIndex = saved.plugIndex
+        rejections = saved.rejections
     }
 
     // MARK: - Recovery and resync
@@ -198,7 +202,12 @@ public struct HubCore: Sendable {
     // MARK: - Time
 
     /// The next monotonic instant at which `tick` has something to do, if any.
-    public func nextDeadline() -> Int64? { entries.earliestDeadline }
+    public func nextDeadline() -> Int64? {
+        switch (entries.earliestDeadline, rejections.nextDeadline) {
+        case (let a?, let b?): return min(a, b)
+        case (let a, let b): return a ?? b
+        }
+    }
 
     /// The earliest moment anything about the station needs the hub's attention. Kept up to date
     /// by `StationTable` on every write, so it is computed once per change of the entry, never
@@ -237,6 +246,14 @@ public struct HubCore: Sendable {
         for id in entries.removeDue(through: now.monoNanos) {
             actions += fire(id, now: now)
             entries.reindex(id)
+        }
+        for summary in rejections.closeDue(now: now.monoNanos) {
+            var data: [String: JSONValue] = [
+                "verb": .string(summary.key.verb), "code": .string(summary.key.code), "message": .string(summary.message),
+                "repeated": .int(Int64(summary.count)), "window_s": .int(summary.windowSeconds),
+            ]
+            if let actor = summary.key.actor { data["by"] = .string(actor) }
+            actions.append(event("command.rejected", station: nil, session: nil, data: .object(data), now: now))
         }
         return actions
     }
@@ -386,8 +403,14 @@ public struct HubCore: Sendable {
 
     // MARK: - Commands
 
-    /// A request that could not even be decoded, or that `handle` refused: recorded for the audit trail.
+    /// A request that could not even be decoded, or that `handle` refused: recorded for the audit
+    /// trail. The first refusal of a kind (account, verb, code) in a window is recorded in full;
+    /// repeats within it are counted and recorded as one summary when it closes (`tick`), so a
+    /// flood of bad requests cannot grow the event log or keep the disk busy. Returns no action
+    /// for a counted repeat.
     public mutating func rejected(verb: String, error: CommandError, now: Timestamp, actor: String? = nil) -> [HubAction] {
+        guard rejections.admit(actor: actor, verb: verb, code: error.code, message: error.message, now: now.monoNanos)
+        else { return [] }
         var data: [String: JSONValue] = ["verb": .string(verb), "code": .string(error.code), "message": .string(error.message)]
         if let actor { data["by"] = .string(actor) }
         return [event("command.rejected", station: nil, session: nil, data: .object(data), now: now)]
@@ -994,8 +1017,11 @@ extension HubCore {
     /// The earliest deadline found by computing every station's deadline afresh: the reference
     /// the deadline index is checked against.
     func scannedNextDeadline() -> Int64? {
-        entries.byID.values.compactMap { Self.deadline(of: $0, policy: policy) }.min()
+        (entries.byID.values.compactMap { Self.deadline(of: $0, policy: policy) } + [rejections.nextDeadline].compactMap { $0 }).min()
     }
+
+    /// The earliest deadline of any station (leaving out the refusal summaries' windows).
+    var nextStationDeadline: Int64? { entries.earliestDeadline }
 
     /// The station's deadline computed afresh from its entry.
     func scannedDeadline(of id: StationID) -> Int64? {

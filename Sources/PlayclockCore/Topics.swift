@@ -34,6 +34,18 @@ public struct TopicScheme: Sendable, Equatable {
     public func userRequest(_ user: String, _ verb: String) -> String { "\(root)/users/\(user)/request/\(verb)" }
     public func userResponse(_ user: String, _ verb: String) -> String { "\(root)/users/\(user)/response/\(verb)" }
 
+    /// Where the hub may answer a request that names an MQTT v5 Response Topic: only under the
+    /// requester's own response topics (`R/users/<account>/response/...`, which the broker's ACL
+    /// lets that account read), or for the shared request topic under `R/hub/response/...`.
+    /// Never a station's control or state, a plug's command topic, the hub's status or anyone's
+    /// request topic: the hub publishes with rights no requester has.
+    public func isReplyTopic(_ topic: String, forUser user: String?) -> Bool {
+        let prefix = user.map { "\(root)/users/\($0)/response/" } ?? "\(root)/hub/response/"
+        let bytes = topic.utf8
+        return bytes.count > prefix.utf8.count && bytes.count <= 1024 && topic.hasPrefix(prefix)
+            && !bytes.contains(where: { $0 == UInt8(ascii: "+") || $0 == UInt8(ascii: "#") || $0 == 0 })
+    }
+
     /// The hub's Shelly RPC `src`: Gen2 plugs reply on `<rpcSource>/rpc`.
     public var rpcSource: String { root.replacingOccurrences(of: "/", with: "-") + "-hub" }
 

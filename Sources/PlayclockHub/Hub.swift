@@ -8,8 +8,33 @@ public protocol MessageTransport: Sendable {
     @discardableResult
     func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool
     /// Subscriptions are remembered and renewed on every reconnect.
-    func subscribe(_ filter: String, qos: Outbound.QoS)
+    func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions)
     func unsubscribe(_ filter: String)
+}
+
+/// How the hub wants the broker (and its client) to treat a subscription.
+public struct SubscriptionOptions: Sendable, Hashable {
+    /// MQTT v5 No Local: the broker never sends the hub its own publishes on these topics, so
+    /// nothing the hub publishes can come back to it as a request.
+    public var noLocal = false
+    /// MQTT v5 Retain As Published: the retain flag is kept on live messages, so a request
+    /// published with retain is seen as retained (and refused) even while the hub is connected.
+    public var retainAsPublished = false
+    /// While a message on a topic is waiting to be handled, newer ones on the same topic may be
+    /// shed (and counted): for heartbeats, so a flood of them never crowds out anything else.
+    public var coalescing = false
+
+    public init(noLocal: Bool = false, retainAsPublished: Bool = false, coalescing: Bool = false) {
+        self.noLocal = noLocal
+        self.retainAsPublished = retainAsPublished
+        self.coalescing = coalescing
+    }
+
+    public static let plain = SubscriptionOptions()
+    /// Staff requests: never our own publishes, and the real retain flag.
+    public static let requests = SubscriptionOptions(noLocal: true, retainAsPublished: true)
+    /// Agent heartbeats: the newest redundant one per station may be shed under a flood.
+    public static let heartbeats = SubscriptionOptions(coalescing: true)
 }
 
 /// An inbound message, already copied out of the MQTT library.
@@ -92,10 +117,10 @@ public actor Hub {
         }
         core.commitChange()
         let topics = core.topics
-        publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce)
-        publisher.subscribe(topics.agentFilter, qos: .atLeastOnce)
-        publisher.subscribe(topics.requestFilter, qos: .atLeastOnce)
-        publisher.subscribe(topics.userRequestFilter, qos: .atLeastOnce)
+        publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce, options: .heartbeats)
+        publisher.subscribe(topics.agentFilter, qos: .atLeastOnce, options: .plain)
+        publisher.subscribe(topics.requestFilter, qos: .atLeastOnce, options: .requests)
+        publisher.subscribe(topics.userRequestFilter, qos: .atLeastOnce, options: .requests)
         syncPlugSubscriptions()
         logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
         reschedule()
@@ -196,7 +221,7 @@ public actor Hub {
     private func syncPlugSubscriptions() {
         let wanted = core.plugSubscriptions
         guard wanted != plugSubscriptions else { return }
-        for filter in wanted.subtracting(plugSubscriptions) { publisher.subscribe(filter, qos: .atLeastOnce) }
+        for filter in wanted.subtracting(plugSubscriptions) { publisher.subscribe(filter, qos: .atLeastOnce, options: .plain) }
         for filter in plugSubscriptions.subtracting(wanted) { publisher.unsubscribe(filter) }
         plugSubscriptions = wanted
     }
@@ -227,30 +252,56 @@ public actor Hub {
     /// A request on an MQTT request topic: run it, then answer on the response topic(s).
     /// `user` is the staff account whose own request topic carried the request (nil: the shared
     /// `R/hub/request/...` topic, which only `access.sharedTopicRole` may use).
+    ///
+    /// Refused before anything runs: a retained request (it would run again on every
+    /// resubscribe; the hub also clears it from the broker), and one naming a Response Topic the
+    /// requester could not read itself (the hub would publish there with its own rights).
     private func handleRequest(verb: String, user: String?, message: InboundMessage, now: Timestamp) {
-        let outcome = run(verb: verb, payload: message.payload, user: user, retained: message.retained, via: "mqtt", now: now)
-        respond(verb: verb, user: user, outcome: outcome, to: message)
+        if message.retained, message.payload.isEmpty {
+            // The broker forwarding the deletion of a retained request: nothing was asked.
+            logger.debug("ignored cleared retained request", metadata: ["mqtt.topic": "\(message.topic)"])
+            return
+        }
+        var refusal: CommandError?
+        var replyTopic = message.responseTopic
+        if message.retained {
+            refusal = CommandError("retained_request", "requests must not be retained; it was not executed and was cleared")
+            // An empty retained message deletes it, so no later subscriber runs it again.
+            send(topic: message.topic, payload: [], qos: .atLeastOnce, retain: true)
+        } else if let topic = replyTopic, !core.topics.isReplyTopic(topic, forUser: user) {
+            replyTopic = nil
+            let allowed = user.map { core.topics.userResponse($0, "...") } ?? core.topics.response("...")
+            refusal = CommandError(
+                "invalid_response_topic", "the hub answers only under \(allowed); the request was not executed")
+        }
+        let outcome = run(verb: verb, payload: message.payload, user: user, refusal: refusal, via: "mqtt", now: now)
+        respond(verb: verb, user: user, outcome: outcome, replyTopic: replyTopic, correlationData: message.correlationData)
     }
 
     /// A staff request from another front end (the dashboard), by a signed-in account: the same
     /// decoding, role check, core handler, store and publishes as a request over MQTT.
     public func request(verb: String, payload: [UInt8], user: String, via source: String) -> RequestOutcome {
-        run(verb: verb, payload: payload, user: user, retained: false, via: source, now: clock.now())
+        run(verb: verb, payload: payload, user: user, refusal: nil, via: source, now: clock.now())
     }
 
     /// The one code path of every staff request: decode, check the account's role, apply to the
-    /// core, store, publish. A refusal changes nothing but the audit log (`command.rejected`).
-    private func run(verb: String, payload: [UInt8], user: String?, retained: Bool, via source: String, now: Timestamp) -> RequestOutcome {
+    /// core, store, publish. A refusal changes nothing but the audit log (`command.rejected`,
+    /// where repeats of the same refusal are counted into one summary per window).
+    /// `refusal`, when given, refuses the request whatever it says (its transaction is still echoed).
+    private func run(
+        verb: String, payload: [UInt8], user: String?, refusal: CommandError?, via source: String, now: Timestamp
+    ) -> RequestOutcome {
         let started = ContinuousClock.now
         let result: Result<JSONValue, CommandError>
         var transaction: JSONValue?
-        var decoded: Result<Request, RequestDecodeError>
-        if retained {
-            // A retained request would run again every time the hub (re)subscribes.
-            decoded = .failure(RequestDecodeError(
-                error: CommandError("retained_request", "requests must not be retained; it was not executed"), transaction: nil))
-        } else {
-            decoded = Request.decode(verb: verb, payload: payload, policy: core.policy)
+        var recordedRefusal = false
+        var decoded = Request.decode(verb: verb, payload: payload, policy: core.policy)
+        if let refusal {
+            let echoed: JSONValue? = switch decoded {
+            case .success(let request): request.transaction
+            case .failure(let failure): failure.transaction
+            }
+            decoded = .failure(RequestDecodeError(error: refusal, transaction: echoed))
         }
         if case .success(let request) = decoded, let refusal = access.refusal(of: request.command, verb: verb, user: user) {
             decoded = .failure(RequestDecodeError(error: refusal, transaction: request.transaction))
@@ -259,7 +310,17 @@ public actor Hub {
         case .failure(let failure):
             transaction = failure.transaction
             result = .failure(failure.error)
-            try? execute(core.rejected(verb: verb, error: failure.error, now: now, actor: user))
+            core.beginChange()
+            do {
+                let actions = core.rejected(verb: verb, error: failure.error, now: now, actor: user)
+                try execute(actions)
+                core.commitChange()
+                recordedRefusal = !actions.isEmpty
+            } catch {
+                core.rollbackChange()
+                logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
+            }
+            reschedule()
         case .success(let request):
             transaction = request.transaction
             core.beginChange()
@@ -269,6 +330,7 @@ public actor Hub {
                 try execute(outcome.actions)
                 core.commitChange()
                 result = outcome.result
+                if case .failure = outcome.result { recordedRefusal = outcome.actions.contains(where: \.isStoreWrite) }
                 syncPlugSubscriptions()
             } catch {
                 core.rollbackChange()
@@ -277,9 +339,9 @@ public actor Hub {
             }
             reschedule()
         }
-        var refused = false
-        if case .failure(let error) = result {
-            refused = true
+        let refused = (try? result.get()) == nil
+        if recordedRefusal, case .failure(let error) = result {
+            // Repeats of a refusal are counted, not logged: one line per window at most.
             logger.info("request refused", metadata: [
                 "request.verb": "\(verb)", "request.user": "\(user ?? "-")", "request.source": "\(source)",
                 "error.code": "\(error.code)",
@@ -290,12 +352,14 @@ public actor Hub {
         return RequestOutcome(result: result, transaction: transaction)
     }
 
-    private func respond(verb: String, user: String?, outcome: RequestOutcome, to message: InboundMessage) {
+    /// Answers on the account's (or the shared) response topic, and on the request's own MQTT v5
+    /// Response Topic when it was allowed (`TopicScheme.isReplyTopic`).
+    private func respond(verb: String, user: String?, outcome: RequestOutcome, replyTopic: String?, correlationData: [UInt8]?) {
         let payload = JSONCoding.encode(outcome.responseJSON)
         let topic = user.map { core.topics.userResponse($0, verb) } ?? core.topics.response(verb)
         send(topic: topic, payload: payload, qos: .atLeastOnce, retain: false)
-        if let responseTopic = message.responseTopic {
-            send(topic: responseTopic, payload: payload, qos: .atLeastOnce, retain: false, correlationData: message.correlationData)
+        if let replyTopic, replyTopic != topic {
+            send(topic: replyTopic, payload: payload, qos: .atLeastOnce, retain: false, correlationData: correlationData)
         }
     }
 

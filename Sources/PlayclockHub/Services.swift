@@ -19,7 +19,7 @@ struct MQTTTransport: MessageTransport {
         return result == .sent
     }
 
-    func subscribe(_ filter: String, qos: Outbound.QoS) {
+    func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) {
         guard let valid = try? MQTTTopicFilter(filter) else {
             logger.warning("refused to subscribe to an invalid filter", metadata: ["mqtt.filter": "\(filter)"])
             return

@@ -409,10 +409,10 @@ struct ChangeRollbackTests {
         hub.core.commitChange()
         let committed = Self.snapshot(hub.core, at: hub.now)
         let t0 = hub.now
-        let nextEvent = hub.core.rejected(verb: "probe", error: CommandError("probe", "probe"), now: t0).events.first?.id
+        let nextEvent = hub.core.rejected(verb: "probe-1", error: CommandError("probe", "probe"), now: t0).events.first?.id
 
         hub.core.beginChange()
-        _ = hub.core.rejected(verb: "probe", error: CommandError("probe", "probe"), now: t0)
+        _ = hub.core.rejected(verb: "probe-2", error: CommandError("probe", "probe"), now: t0)
         hub.command(.sessionStop(idle))
         hub.command(.stationRemove(idle))
         hub.command(.stationAdd(id: StationID("LATE")!, name: "late", kind: .pc, plug: tracedShelly2(StationID("LATE")!)))
@@ -422,7 +422,7 @@ struct ChangeRollbackTests {
 
         #expect(Self.snapshot(hub.core, at: t0) == committed)
         #expect(hub.core.session(at: idle) != nil)
-        let again = hub.core.rejected(verb: "probe", error: CommandError("probe", "probe"), now: t0).events.first?.id
+        let again = hub.core.rejected(verb: "probe-3", error: CommandError("probe", "probe"), now: t0).events.first?.id
         #expect(again == nextEvent.map { $0 + 1 })
     }
 

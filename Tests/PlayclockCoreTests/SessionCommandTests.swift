@@ -104,13 +104,15 @@ struct SessionCommandTests {
     // MARK: refusals
 
     /// A refused command must leave every station as it was and only record `command.rejected`.
+    /// Each is sent in a window of its own (repeats within one are counted into a summary).
     func expectRefusal(
         _ hub: inout TestHub, _ verb: String, _ body: JSONValue, code: String,
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
+        hub.run(seconds: 11)
         let before = hub.core.stationIDs.map { hub.state($0) }
         let sessionsBefore = hub.core.stationIDs.map { hub.core.session(at: $0) }
-        let deadlineBefore = hub.core.nextDeadline()
+        let deadlineBefore = hub.core.nextStationDeadline
         let (result, actions) = hub.request(verb, body)
         guard case .failure(let error) = result else {
             Issue.record("\(verb) was accepted", sourceLocation: sourceLocation)
@@ -123,7 +125,7 @@ struct SessionCommandTests {
         #expect(actions.events.first?.data["verb"] == .string(verb), sourceLocation: sourceLocation)
         #expect(hub.core.stationIDs.map { hub.state($0) } == before, sourceLocation: sourceLocation)
         #expect(hub.core.stationIDs.map { hub.core.session(at: $0) } == sessionsBefore, sourceLocation: sourceLocation)
-        #expect(hub.core.nextDeadline() == deadlineBefore, sourceLocation: sourceLocation)
+        #expect(hub.core.nextStationDeadline == deadlineBefore, sourceLocation: sourceLocation)
     }
 
     @Test func refusalsChangeNothing() {

@@ -119,16 +119,17 @@ struct StationZoneTests {
         _ = hub.request("station/update", ["station": "PC-01", "zone": "PC floor"])
         let storedBefore = hub.store.stations
         let stateBefore = hub.state(pc1)
-        for body: JSONValue in [
+        for (index, body): (Int, JSONValue) in [
             ["station": "PC-01", "zone": "", "name": "Renamed"],
             ["station": "PC-01", "zone": .string(String(repeating: "z", count: 33))],
             ["station": "PC-01", "zone": "two\nlines"],
             ["station": "PC-01", "zone": 7],
-        ] {
+        ].enumerated() {
             let (result, actions) = hub.request("station/update", body)
             guard case .failure(let error) = result else { Issue.record("accepted \(body)"); continue }
             #expect(error.code == "invalid_request")
-            #expect(actions.eventTypes == ["command.rejected"])
+            // The first is recorded; the same refusal again within its window is only counted.
+            #expect(actions.eventTypes == (index == 0 ? ["command.rejected"] : []))
             #expect(actions.outbounds.isEmpty)
             #expect(actions.savedStations.isEmpty)
         }

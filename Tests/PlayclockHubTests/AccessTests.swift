@@ -242,3 +242,106 @@ import Testing
                 "a watchdog meant for another process")
     }
 }
+
+/// The hub publishes with rights no requester has: it must answer only where the requester could
+/// read anyway, and never run what it published itself.
+@Suite struct ResponseTopicTests {
+    let db: TemporaryDatabase
+    let topics = TopicScheme(root: "playclock")!
+
+    init() throws {
+        db = try TemporaryDatabase.with(stations: ["PC-01", "PC-02"])
+    }
+
+    @Test(arguments: [
+        "playclock/stations/PC-02/control", "cmnd/ps5-plug-2/POWER1", "playclock/stations/PC-02/state",
+        "playclock/hub/status", "shellyplusplug-2/rpc", "playclock/users/max/request/session/stop",
+        "playclock/users/max/response/session/start", "playclock/hub/response/station/get", "playclock/users/tv/response",
+        "playclock/users/tv/response/+", "tools/me",
+    ])
+    func aResponseTopicOutsideTheRequestersOwnIsRefused(_ responseTopic: String) async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try Hub(
+            topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: ManualHubClock(),
+            logger: quietLogger, access: AccessPolicy(roles: ["tv": .viewer, "max": .manager]))
+        try await hub.start()
+        let before = publisher.messages.count
+        await hub.receive(InboundMessage(
+            topic: topics.userRequest("tv", "station/get"), payload: JSONCoding.encode(["station": "PC-02", "transaction": "t"]),
+            responseTopic: responseTopic, correlationData: [9]))
+        let sent = publisher.messages.dropFirst(before)
+        #expect(Set(sent.map(\.topic)) == ["playclock/users/tv/response/station/get", "playclock/events"],
+                "answered on the account's own topic only")
+        let answer = try #require(sent.first { $0.topic == "playclock/users/tv/response/station/get" }?.json)
+        #expect(answer["error"]?["code"] == "invalid_response_topic")
+        #expect(answer["transaction"] == "t")
+        let rejected = try #require(try HubStore(path: db.path).events().last)
+        #expect(rejected.type == "command.rejected")
+        #expect(rejected.data["by"] == "tv", "recorded as the account that sent it, never as anyone else")
+        await hub.shutdown()
+    }
+
+    @Test func theAccountsOwnResponseTopicsAreAnswered() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try Hub(
+            topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: ManualHubClock(),
+            logger: quietLogger, access: AccessPolicy(roles: ["tv": .viewer]))
+        try await hub.start()
+        await hub.receive(InboundMessage(
+            topic: topics.userRequest("tv", "station/get"), payload: JSONCoding.encode(["station": "PC-02"]),
+            responseTopic: "playclock/users/tv/response/cli/42", correlationData: [4, 2]))
+        let reply = try #require(publisher.messages.first { $0.topic == "playclock/users/tv/response/cli/42" })
+        #expect(reply.correlationData == [4, 2])
+        #expect(reply.json?["status"] == "ok")
+        await hub.shutdown()
+    }
+
+    @Test func requestsAreSubscribedWithoutOurOwnPublishesAndWithTheirRealRetainFlag() async throws {
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try Hub(
+            topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: ManualHubClock(),
+            logger: quietLogger)
+        try await hub.start()
+        #expect(publisher.options["playclock/hub/request/#"] == .requests)
+        #expect(publisher.options["playclock/users/+/request/#"] == .requests)
+        #expect(SubscriptionOptions.requests.noLocal && SubscriptionOptions.requests.retainAsPublished)
+        #expect(publisher.options["playclock/stations/+/heartbeat"]?.coalescing == true)
+        await hub.shutdown()
+    }
+}
+
+/// A flood of bad requests costs one recorded event (and one log line) per kind and window.
+@Suite struct RejectionFloodTests {
+    @Test func repeatsAreCountedIntoOneSummaryPerWindow() async throws {
+        let db = try TemporaryDatabase.with(stations: ["PC-01"])
+        let topics = TopicScheme(root: "playclock")!
+        let clock = ManualHubClock()
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try Hub(
+            topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: clock,
+            logger: quietLogger, access: AccessPolicy(roles: ["tv": .viewer]))
+        try await hub.start()
+        func stop(_ user: String) async {
+            await hub.receive(InboundMessage(topic: topics.userRequest(user, "session/stop"), payload: JSONCoding.encode(["station": "PC-01"])))
+        }
+        for _ in 0..<500 { await stop("tv") }
+        await stop("eve")  // another account: its own record
+        let responses = publisher.messages.filter { $0.topic == "playclock/users/tv/response/session/stop" }
+        #expect(responses.count == 500, "every request is still answered")
+        var refusals = try HubStore(path: db.path).events().filter { $0.type == "command.rejected" }
+        #expect(refusals.count == 2, "the first of each kind in full: \(refusals.map(\.data))")
+        #expect(refusals.first?.data["by"] == "tv")
+        #expect(refusals.last?.data["by"] == "eve")
+
+        clock.advance(byMillis: 10_000)
+        let summary = try await publisher.waitFor { $0.topic == "playclock/events" && $0.json?["data"]?["repeated"] != nil }
+        #expect(summary.json?["data"]?["repeated"] == 499)
+        #expect(summary.json?["data"]?["by"] == "tv")
+        #expect(summary.json?["data"]?["code"] == "forbidden")
+        #expect(summary.json?["data"]?["window_s"] == 10)
+        refusals = try HubStore(path: db.path).events().filter { $0.type == "command.rejected" }
+        #expect(refusals.count == 3)
+        await hub.shutdown()
+    }
+}
+

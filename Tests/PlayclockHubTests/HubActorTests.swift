@@ -51,10 +51,11 @@ final class RecordingPublisher: MessageTransport {
         return true
     }
 
-    private let filters = Mutex<Set<String>>([])
-    var subscriptions: Set<String> { filters.withLock { $0 } }
-    func subscribe(_ filter: String, qos: Outbound.QoS) { _ = filters.withLock { $0.insert(filter) } }
-    func unsubscribe(_ filter: String) { _ = filters.withLock { $0.remove(filter) } }
+    private let filters = Mutex<[String: SubscriptionOptions]>([:])
+    var subscriptions: Set<String> { Set(filters.withLock { $0.keys }) }
+    var options: [String: SubscriptionOptions] { filters.withLock { $0 } }
+    func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) { filters.withLock { $0[filter] = options } }
+    func unsubscribe(_ filter: String) { _ = filters.withLock { $0.removeValue(forKey: filter) } }
 
     func waitFor(timeout: Duration = .seconds(5), _ predicate: (Sent) -> Bool) async throws -> Sent {
         let deadline = ContinuousClock.now + timeout
@@ -144,12 +145,19 @@ final class RecordingPublisher: MessageTransport {
         let publisher = RecordingPublisher(databasePath: db.path)
         let hub = try makeHub(publisher)
         try await hub.start()
-        var start = request("session/start", ["station": "PC-01", "minutes": 30])
+        var start = request("session/start", ["station": "PC-01", "minutes": 30, "transaction": "r1"])
         start.retained = true
         await hub.receive(start)
         let response = try #require(publisher.messages.first { $0.topic.hasSuffix("response/session/start") })
         #expect(response.json?["error"]?["code"] == "retained_request")
+        #expect(response.json?["transaction"] == "r1")
         #expect(response.runningSessionsInDatabase == 0)
+        let cleared = try #require(publisher.messages.first { $0.topic == "playclock/hub/request/session/start" })
+        #expect(cleared.retain && cleared.payload.isEmpty, "the retained request is deleted from the broker")
+        // The broker forwarding that deletion is no request at all.
+        let before = publisher.messages.count
+        await hub.receive(InboundMessage(topic: "playclock/hub/request/session/start", payload: [], retained: true))
+        #expect(publisher.messages.count == before)
 
         await hub.receive(InboundMessage(topic: "playclock/stations/PC-02/heartbeat", payload: Array(#"{"seq":1}"#.utf8), retained: true))
         #expect(await hub.state(of: StationID("PC-02")!)?["online"] == .null, "still unknown: a retained heartbeat is not presence")
@@ -161,8 +169,8 @@ final class RecordingPublisher: MessageTransport {
         let publisher = RecordingPublisher(databasePath: db.path)
         let hub = try makeHub(publisher)
         try await hub.start()
-        await hub.receive(request("station/get", ["station": "PC-02"], responseTopic: "tools/me", correlation: [1, 2, 3]))
-        let direct = try #require(publisher.messages.first { $0.topic == "tools/me" })
+        await hub.receive(request("station/get", ["station": "PC-02"], responseTopic: "playclock/hub/response/tools/me", correlation: [1, 2, 3]))
+        let direct = try #require(publisher.messages.first { $0.topic == "playclock/hub/response/tools/me" })
         #expect(direct.correlationData == [1, 2, 3])
         #expect(direct.json?["data"]?["station"] == "PC-02")
         #expect(publisher.messages.contains { $0.topic == "playclock/hub/response/station/get" })

@@ -32,7 +32,7 @@ final class CapturingTransport: MessageTransport {
         return true
     }
 
-    func subscribe(_ filter: String, qos: Outbound.QoS) {}
+    func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) {}
     func unsubscribe(_ filter: String) {}
 
     func json(on topic: String) -> [JSONValue] {
