@@ -7,7 +7,8 @@
 #   - creates the hub's broker account `playclock-hub` with a random password;
 #   - creates the dashboard's (empty) password file and the wall board's token;
 #   - generates the ACL from the venue file (or the existing database);
-#   - installs the systemd unit and (re)starts Mosquitto and the hub when systemd runs.
+#   - installs the systemd unit, a drop-in raising Mosquitto's descriptor limit, and
+#     (re)starts Mosquitto and the hub when systemd runs.
 # Idempotent: run it again after an upgrade. Options:
 #   --venue FILE        stations to import on first start (default samples/venue.json)
 #   --server-name NAME  broker DNS name for the certificate (default: this host's name)
@@ -91,6 +92,9 @@ fi
 chown root:mosquitto /etc/mosquitto/playclock.acl && chmod 640 /etc/mosquitto/playclock.acl
 
 install -m 644 systemd/playclockd.service /etc/systemd/system/playclockd.service
+# Debian's mosquitto.service leaves the broker at 1024 open descriptors: one per client.
+install -d -m 755 /etc/systemd/system/mosquitto.service.d
+install -m 644 systemd/mosquitto.service.d/playclock.conf /etc/systemd/system/mosquitto.service.d/playclock.conf
 if [ -d /run/systemd/system ]; then
   systemctl daemon-reload
   systemctl enable --now mosquitto playclockd

@@ -5,38 +5,65 @@
 # Prints "tests: N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh chromium chromium-driver python3-selenium python3-pytest || exit 1
+./scripts/deps.sh chromium chromium-driver python3-selenium python3-pytest python3-paho-mqtt || exit 1
 
-log=$(mktemp -d)/test.log
+work=$(mktemp -d)
+log=$work/test.log
 status=0
 
-# Leave nothing running, whatever happens: the products, and the brokers and clients the
-# integration tests start (their configs live in /tmp/mosquitto-*).
-cleanup() {
-  pkill -KILL -f "$(pwd)/.build/.*/playclock" 2>/dev/null || true
-  pkill -KILL -f "mosquitto -c /tmp/mosquitto-" 2>/dev/null || true
-  pkill -KILL -f "mosquitto_(sub|pub|rr) -h 127.0.0.1" 2>/dev/null || true
-  # The browser tests' own broker and headless browser.
-  pkill -KILL -f "mosquitto -c /tmp/playclock-browser-" 2>/dev/null || true
-  pkill -KILL -f "chromedriver" 2>/dev/null || true
-  pkill -KILL -f "chromium.*--headless" 2>/dev/null || true
+# Leave nothing running, whatever happens, and kill nothing else: the machine may be shared.
+# Every phase (build, unit tests, integration tests, browser tests) runs as the leader of a
+# session of its own (`setsid`); the brokers, hubs, clients, chromedriver and Chromium it starts
+# stay in that session (the browser tests give theirs process groups of their own, in the same
+# session). At the end, or on a signal, every process still in one of those sessions gets
+# SIGKILL (children of Swift tests inherit blocked signals, so nothing gentler), found by
+# session id, never by name.
+sessions=$work/sessions
+: > "$sessions"
+in_session() {
+  # `-w`: should setsid have to fork, it still waits and passes on the exit status.
+  setsid -w bash -c 'echo $$ >> "$0"; exec "$@"' "$sessions" "$@"
 }
-trap cleanup EXIT INT TERM
-swift build --build-tests 2>&1 | tail -n 30
-[ "${PIPESTATUS[0]}" -eq 0 ] || { echo "build failed"; exit 1; }
+cleanup() {
+  local sid pids
+  while read -r sid; do
+    [ -n "$sid" ] || continue
+    pids=$(ps -e -o pid=,sid= | awk -v sid="$sid" '$2 == sid { print $1 }')
+    [ -z "$pids" ] || kill -KILL $pids 2>/dev/null || true
+  done < "$sessions"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# phase SINK CMD...: runs CMD in a session of its own with its output (stdout and stderr) piped
+# to the function SINK, and returns CMD's exit status. The pipeline runs in the background so
+# that Ctrl-C or SIGTERM interrupts `wait` at once (the phase's session does not get the
+# terminal's signals) and the traps above kill the session.
+phase() {
+  local sink=$1
+  shift
+  rm -f "$work/status"
+  { in_session "$@"; echo $? > "$work/status"; } 2>&1 | "$sink" &
+  wait $!
+  return "$(cat "$work/status" 2>/dev/null || echo 1)"
+}
+last_lines() { tail -n 30; }
+to_log() { tee -a "$log"; }
+to_browser_log() { tee "$browser_log"; }
+
+phase last_lines swift build --build-tests || { echo "build failed"; exit 1; }
 
 # Unit tests in parallel; integration tests one at a time (each starts a broker and a hub).
 # Time limits keep a hung test from eating CI's budget (the suite takes about 2 minutes).
-timeout -k 10 600 swift test --skip-build --skip PlayclockIntegrationTests 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
-timeout -k 10 1200 swift test --skip-build --no-parallel --filter PlayclockIntegrationTests 2>&1 | tee -a "$log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+phase to_log timeout -k 10 600 swift test --skip-build --skip PlayclockIntegrationTests || status=1
+phase to_log timeout -k 10 1200 swift test --skip-build --no-parallel --filter PlayclockIntegrationTests || status=1
 
 # The dashboard end to end: real broker, hub, simulated agents and plugs, headless Chromium.
-browser_log=$(dirname "$log")/browser.log
-PYTHONDONTWRITEBYTECODE=1 PLAYCLOCK_BIN="$(swift build --show-bin-path)" timeout -k 10 600 \
-  /usr/bin/python3 -m pytest -p no:cacheprovider -q Tests/Browser 2>&1 | tee "$browser_log"
-[ "${PIPESTATUS[0]}" -eq 0 ] || status=1
+browser_log=$work/browser.log
+bin=$(swift build --show-bin-path)
+PYTHONDONTWRITEBYTECODE=1 PLAYCLOCK_BIN="$bin" phase to_browser_log timeout -k 10 600 \
+  /usr/bin/python3 -m pytest -p no:cacheprovider -q Tests/Browser || status=1
 
 total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | awk '{ n += $4 } END { print n + 0 }')
 failed=$(grep -E '✘ Test [^ ]+\(.*\) failed' "$log" | sort -u | wc -l | tr -d ' ')

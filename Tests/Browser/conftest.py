@@ -1,6 +1,9 @@
 """A real venue on loopback for the browser tests: Mosquitto on a free port, the real playclockd
 (serving the dashboard) on a fresh SQLite file, simulated PC agents and plugs from playclock-sim,
-and headless Chromium driven through chromedriver. Everything is killed with SIGKILL at the end."""
+and headless Chromium driven through chromedriver. Everything is killed with SIGKILL at the end,
+by process group: each process started here leads a group of its own (with whatever it starts,
+e.g. chromedriver's Chromium), in the test run's session, so scripts/test.sh can also sweep up
+what a killed run leaves behind. Nothing is ever killed by name."""
 import json
 import os
 import signal
@@ -48,7 +51,7 @@ class Venue:
 
     def start(self, name, args):
         log = open(self.dir / f"{name}.log", "wb")
-        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, start_new_session=True)
+        process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, cwd=self.dir, process_group=0)
         self.processes.append(process)
         return process
 
@@ -142,9 +145,27 @@ def browser():
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--window-size=1440,1000",
                  "--force-device-scale-factor=1", "--lang=en-GB"):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+    # chromedriver leads a process group of its own; the Chromium it launches (and Chromium's
+    # helpers) stay in it, so one killpg takes them all down even if quit() did not.
+    service = Service(os.environ.get("CHROMEDRIVER", "/usr/bin/chromedriver"), popen_kw={"process_group": 0})
+
+    def kill_chromedriver_group():
+        if service.process is not None:
+            try:
+                os.killpg(service.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+    try:
+        driver = webdriver.Chrome(service=service, options=options)
+    except BaseException:
+        kill_chromedriver_group()
+        raise
     driver.implicitly_wait(0)
     try:
         yield driver
     finally:
-        driver.quit()
+        try:
+            driver.quit()
+        finally:
+            kill_chromedriver_group()

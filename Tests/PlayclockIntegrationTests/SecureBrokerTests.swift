@@ -77,6 +77,103 @@ struct SecureBrokerTests {
         }
     }
 
+    /// The broker's three listeners (`mosquitto/playclock.conf`).
+    enum Listener: String, CaseIterable, Sendable {
+        case plain, tls, websockets
+    }
+
+    /// Another account (a PC agent) connects with the hub's client id on each listener: the
+    /// broker must give it its own client id (its account name, `use_username_as_clientid`
+    /// under every listener), so the hub is not kicked off, its will (`offline`) is not
+    /// published and it keeps answering requests.
+    @Test(arguments: Listener.allCases)
+    func noAccountCanTakeOverTheHubsClientID(listener: Listener) async throws {
+        let v = try await Venue()
+        let recorder = try await v.recorder()
+        try v.startHub(tls: true)
+        try await recorder.waitFor(timeout: .seconds(10), "hub online") {
+            $0.topic == "playclock/hub/status" && $0.payload == "online"
+        }
+        let cli = binaryPath("playclock")
+        let viewer = ["--broker", "mqtt://127.0.0.1:\(v.broker.plainPort)", "--username", "tv", "--password", v.broker.passwords["tv"] ?? ""]
+        let before = try runTool(cli, ["stations"] + viewer)
+        #expect(before.status == 0, "the hub answers before: \(before.output)")
+
+        let mark = recorder.count
+        let logMark = v.broker.log.count
+        let password = v.broker.passwords["PC-01"] ?? ""
+        // The hub's client id as install.sh configures it (= its account), and the default one.
+        for clientID in ["playclock-hub", "playclockd"] {
+            let attack: (output: String, status: Int32)
+            switch listener {
+            case .plain:
+                attack = try runTool("/usr/bin/mosquitto_sub", [
+                    "-h", "127.0.0.1", "-p", "\(v.broker.plainPort)", "-u", "PC-01", "-P", password, "-i", clientID,
+                    "-t", "playclock/hub/status", "-C", "1", "-v",
+                ])
+            case .tls:
+                attack = try runTool("/usr/bin/mosquitto_sub", [
+                    "-h", "localhost", "-p", "\(v.broker.tlsPort)", "--cafile", v.broker.caFile, "-u", "PC-01", "-P", password,
+                    "-i", clientID, "-t", "playclock/hub/status", "-C", "1", "-v",
+                ])
+            case .websockets:
+                // Debian's mosquitto_sub cannot speak WebSockets: paho-mqtt (python3-paho-mqtt) can.
+                let script = v.directory.appendingPathComponent("ws_client.py")
+                try Data(Self.webSocketClient.utf8).write(to: script)
+                attack = try runTool("/usr/bin/python3", [
+                    script.path, "localhost", "\(v.broker.websocketPort)", v.broker.caFile, "PC-01", password, clientID,
+                    "playclock/hub/status",
+                ], timeout: .seconds(20))
+            }
+            // The attacker did get in (so the test is not vacuous): it read the retained hub status.
+            #expect(attack.output.contains("playclock/hub/status"), "\(listener) attacker as \(clientID): \(attack.output)")
+        }
+        // A takeover publishes the hub's will at once; give it time to show.
+        try await Task.sleep(for: .milliseconds(1500))
+
+        let statuses = recorder.records().dropFirst(mark).filter { $0.topic == "playclock/hub/status" }.map(\.payload)
+        #expect(!statuses.contains("offline"), "the hub was kicked off over \(listener): \(statuses)")
+        let log = String(v.broker.log.dropFirst(logMark))
+        let takeovers = log.split(separator: "\n").filter { $0.contains("already connected, closing old connection") }
+        #expect(takeovers.isEmpty, "\(listener): \(takeovers)")
+        #expect(log.contains("u'PC-01'"), "the attacker's connections are in the broker log")
+        #expect(v.hub?.isRunning == true)
+        let after = try runTool(cli, ["stations"] + viewer)
+        #expect(after.status == 0, "the hub still answers: \(after.output)")
+    }
+
+    /// A WebSockets-over-TLS client: connects, subscribes to a topic, prints what it receives
+    /// (`topic payload` lines) and exits 0 once it has one message (1 otherwise, within 8 s).
+    static let webSocketClient = #"""
+    import ssl, sys, threading, time
+    import paho.mqtt.client as mqtt
+
+    host, port, ca, user, password, client_id, topic = sys.argv[1:8]
+    got = threading.Event()
+
+    def on_connect(client, userdata, flags, rc):
+        print("connack", rc, flush=True)
+        if rc == 0:
+            client.subscribe(topic, qos=1)
+
+    def on_message(client, userdata, msg):
+        print(msg.topic, msg.payload.decode(errors="replace"), flush=True)
+        got.set()
+
+    client = mqtt.Client(client_id=client_id, transport="websockets")
+    client.username_pw_set(user, password)
+    client.tls_set(ca_certs=ca)
+    client.on_connect = on_connect
+    client.on_message = on_message
+    client.connect(host, int(port), keepalive=30)
+    client.loop_start()
+    ok = got.wait(8)
+    time.sleep(0.5)
+    client.disconnect()
+    client.loop_stop()
+    sys.exit(0 if ok else 1)
+    """#
+
     @Test func anonymousClientsAndWrongPasswordsAreRefused() async throws {
         let v = try await Venue()
         let anonymous = try runTool("/usr/bin/mosquitto_pub", ["-h", "127.0.0.1", "-p", "\(v.broker.plainPort)", "-t", "x", "-m", "x"])
