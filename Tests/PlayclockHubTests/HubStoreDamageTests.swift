@@ -183,7 +183,7 @@ func damagedRows(_ body: () throws -> Void) -> [DamagedRow]? {
         let store = try HubStore(path: db.path)
         #expect(try store.stations().count == 3)
         let recent = try store.recentEvents(station: nil, limit: 10)
-        #expect(recent.map(\.id) == [4, 3, 2, 1])
+        try #require(recent.map(\.id) == [4, 3, 2, 1])
         #expect(recent[1].type == "station.offline")
         #expect(recent[1].station == StationID("PC-02"))
         #expect(recent[1].atWallMillis == 1_800_000_003_000)
