@@ -50,6 +50,27 @@ struct SQLiteReadOnlyTests {
         #expect(try !tableExists(check, "u"))
     }
 
+    /// Reading a WAL file its owner closed creates no `-wal`/`-shm` (they would belong to whoever
+    /// ran the check, e.g. root, and could lock the owner out); odd characters in the path work.
+    @Test func leavesNoWALOrSharedMemoryFilesBehind() throws {
+        let directory = scratch.directory.appendingPathComponent("odd dir ?#%", isDirectory: true)
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let path = directory.appendingPathComponent("hub?.sqlite").path
+        do {
+            let writer = try SQLiteDatabase(path: path)
+            try writer.execute("CREATE TABLE t (x INTEGER); INSERT INTO t VALUES (1), (2);")
+            writer.close()
+        }
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        let reader = try SQLiteDatabase(path: path, mode: .readOnly)
+        #expect(try count(reader, "t") == 2)
+        #expect(throws: SQLiteError.self) { try reader.run("INSERT INTO t VALUES (3)") }
+        reader.close()
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+        #expect(!FileManager.default.fileExists(atPath: path + "-shm"))
+        #expect(SQLiteDatabase.uriEscaped("/a b/c?d#e%f") == "/a%20b/c%3Fd%23e%25f")
+    }
+
     /// A file in rollback-journal mode stays so: opening read-only does not switch it to WAL.
     @Test func leavesTheJournalModeAlone() throws {
         do {
