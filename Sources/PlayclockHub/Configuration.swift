@@ -16,8 +16,29 @@ public struct HubConfiguration: Sendable, Equatable {
     public var policy = HubPolicy()
     public var access = AccessPolicy()
     public var http = HTTPSettings()
+    /// How long the event log is kept (`"events"` in the config file).
+    public var events = EventRetention()
 
     public init() {}
+
+    /// Bounds on the event log: every request refused and every heartbeat timeout adds an event,
+    /// so old ones are deleted (`HubStore.pruneEvents`). Sessions and stations are never pruned.
+    public struct EventRetention: Sendable, Equatable {
+        public static let retentionDaysRange: ClosedRange<Int64> = 1...3650
+        public static let maxRowsRange: ClosedRange<Int64> = 1000...100_000_000
+
+        /// Events older than this many days are deleted.
+        public var retentionDays: Int64 = 90
+        /// At most this many events are kept; the oldest go first.
+        public var maxRows: Int = 1_000_000
+
+        public init() {}
+
+        /// The `olderThanWallMillis` for `HubStore.pruneEvents` at wall time `now`.
+        public func cutoffWallMillis(now: Int64) -> Int64 {
+            now - retentionDays * 86_400_000
+        }
+    }
 
     /// The dashboard's HTTP listener and its sign-in.
     public struct HTTPSettings: Sendable, Equatable {
@@ -83,8 +104,9 @@ public struct HubConfiguration: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles", "tls_ca_file",
-        "shared_topic_role", "http",
+        "shared_topic_role", "http", "events",
     ]
+    static let eventsKeys: Set<String> = ["retention_days", "max_rows"]
     static let httpKeys: Set<String> = ["listen", "users_file", "board_token_file", "session_hours", "secure_cookies"]
     static let policyKeys: Set<String> = [
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
@@ -129,6 +151,10 @@ public struct HubConfiguration: Sendable, Equatable {
             guard let fields = h.objectValue else { throw Error("config file \(path): \"http\" must be an object") }
             try applyHTTP(fields, source: path)
         }
+        if let e = object["events"] {
+            guard let fields = e.objectValue else { throw Error("config file \(path): \"events\" must be an object") }
+            try applyEvents(fields, source: path)
+        }
         if let p = object["policy"] {
             guard let fields = p.objectValue else { throw Error("config file \(path): \"policy\" must be an object") }
             try applyPolicy(fields, source: path)
@@ -159,6 +185,21 @@ public struct HubConfiguration: Sendable, Equatable {
             guard let flag = v.boolValue else { throw Error("config file \(source): http \"secure_cookies\" must be true or false") }
             http.secureCookies = flag
         }
+    }
+
+    mutating func applyEvents(_ fields: [String: JSONValue], source: String) throws(Error) {
+        if let unknown = Set(fields.keys).subtracting(Self.eventsKeys).sorted().first {
+            throw Error("config file \(source): unknown events key \"\(unknown)\"")
+        }
+        func int(_ key: String, _ range: ClosedRange<Int64>) throws(Error) -> Int64? {
+            guard let value = fields[key] else { return nil }
+            guard let i = value.intValue, range.contains(i) else {
+                throw Error("config file \(source): events \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return i
+        }
+        if let v = try int("retention_days", EventRetention.retentionDaysRange) { events.retentionDays = v }
+        if let v = try int("max_rows", EventRetention.maxRowsRange) { events.maxRows = Int(v) }
     }
 
     mutating func applyPolicy(_ fields: [String: JSONValue], source: String) throws(Error) {

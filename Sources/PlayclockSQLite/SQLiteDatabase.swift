@@ -1,4 +1,9 @@
 import CSQLite
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
 
 /// A single SQLite connection with a per-SQL prepared-statement cache.
 ///
@@ -10,14 +15,39 @@ public final class SQLiteDatabase: @unchecked Sendable {
     private var handle: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
 
-    /// Opens (creating if needed) the database at `path` and configures it with WAL journaling,
-    /// `synchronous=FULL`, `foreign_keys=ON` and the given busy timeout.
-    /// Throws if the file database could not be switched to WAL.
-    public init(path: String, busyTimeoutMilliseconds: Int32 = 5000) throws {
+    /// How a connection opens its file.
+    public enum OpenMode: Sendable, Equatable {
+        /// Created if missing, switched to WAL, `synchronous=FULL`, `foreign_keys=ON`.
+        case readWrite
+        /// The file must exist; nothing is configured, created or migrated, and every write is
+        /// refused (`SQLITE_OPEN_READONLY` plus `PRAGMA query_only`). For inspecting a database,
+        /// possibly while its owner keeps writing to it. No `-wal`/`-shm` file is left behind: when
+        /// there is no `-wal` next to the file (its owner is not running, or checkpointed and closed
+        /// it), the file is opened `immutable` (SQLite would otherwise create both, owned by
+        /// whoever runs the reader, which can lock the owner out).
+        case readOnly
+    }
+
+    /// Whether this connection was opened `.readOnly`.
+    public let isReadOnly: Bool
+
+    /// Opens the database at `path`. `.readWrite` (the default) creates it if needed and configures
+    /// it with WAL journaling, `synchronous=FULL`, `foreign_keys=ON` and the given busy timeout, and
+    /// throws if the file database could not be switched to WAL. `.readOnly` only opens an existing
+    /// file, with the busy timeout, and changes nothing in it.
+    public init(path: String, busyTimeoutMilliseconds: Int32 = 5000, mode: OpenMode = .readWrite) throws {
         self.path = path
+        self.isReadOnly = mode == .readOnly
         var db: OpaquePointer?
-        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
-        let rc = sqlite3_open_v2(path, &db, flags, nil)
+        var flags = mode == .readOnly
+            ? SQLITE_OPEN_READONLY | SQLITE_OPEN_FULLMUTEX
+            : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        var name = path
+        if mode == .readOnly && access(path, F_OK) == 0 && access(path + "-wal", F_OK) != 0 {
+            name = "file:" + Self.uriEscaped(path) + "?immutable=1"
+            flags |= SQLITE_OPEN_URI
+        }
+        let rc = sqlite3_open_v2(name, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? "out of memory"
             sqlite3_close_v2(db)
@@ -27,12 +57,16 @@ public final class SQLiteDatabase: @unchecked Sendable {
         sqlite3_extended_result_codes(db, 1)
         do {
             try check(sqlite3_busy_timeout(db, busyTimeoutMilliseconds), sql: nil)
-            let mode = try queryOne("PRAGMA journal_mode=WAL")?.values.first?.stringValue?.lowercased()
+            if mode == .readOnly {
+                try execute("PRAGMA query_only=ON")
+                return
+            }
+            let journalMode = try queryOne("PRAGMA journal_mode=WAL")?.values.first?.stringValue?.lowercased()
             let isFileDatabase = !String(cString: sqlite3_db_filename(db, "main")).isEmpty
-            if isFileDatabase && mode != "wal" {
+            if isFileDatabase && journalMode != "wal" {
                 throw SQLiteError(
                     code: SQLITE_ERROR,
-                    message: "could not enable WAL journal mode for \(path) (journal_mode is \(mode ?? "unknown"))")
+                    message: "could not enable WAL journal mode for \(path) (journal_mode is \(journalMode ?? "unknown"))")
             }
             try execute("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")
         } catch {
@@ -43,6 +77,20 @@ public final class SQLiteDatabase: @unchecked Sendable {
 
     deinit {
         close()
+    }
+
+    /// A path as the path part of an SQLite `file:` URI: `%`, `?`, `#` and anything outside
+    /// printable ASCII percent-encoded.
+    static func uriEscaped(_ path: String) -> String {
+        var text = ""
+        for byte in path.utf8 {
+            if byte > 0x20 && byte < 0x7F && byte != 0x25 && byte != 0x3F && byte != 0x23 {
+                text.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                text += "%" + String(byte, radix: 16, uppercase: true).leftPadded(to: 2)
+            }
+        }
+        return text
     }
 
     /// Finalizes all cached statements and closes the connection. Idempotent.
@@ -316,5 +364,11 @@ private func columnValue(_ statement: OpaquePointer, _ index: Int32) -> SQLiteVa
         return .blob(Array(UnsafeRawBufferPointer(start: blob, count: count)))
     default:
         return .null
+    }
+}
+
+private extension String {
+    func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
     }
 }

@@ -96,7 +96,7 @@ struct BrokerCommand: AsyncParsableCommand {
 
 struct DatabaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "db", abstract: "Back up the hub's database (run on the hub box).", subcommands: [Backup.self])
+        commandName: "db", abstract: "Back up or check the hub's database (run on the hub box).", subcommands: [Backup.self, Check.self])
 
     struct Backup: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
@@ -115,6 +115,77 @@ struct DatabaseCommand: AsyncParsableCommand {
             defer { store.close() }
             try store.backup(to: out)
             print("backed up \(database) to \(out)")
+        }
+    }
+}
+
+extension DatabaseCommand {
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Check the hub's database without changing it.",
+            discussion: """
+                Opens the file read-only (nothing is migrated or written; the hub may keep running), \
+                runs SQLite's integrity check and validates every station, session and event row as \
+                playclockd does when it starts. Prints one problem a line, then a summary. A damaged \
+                station or running session stops playclockd from starting; damaged ended sessions and \
+                events do not, but are listed too. What to do about each: docs/deployment.md, \
+                "Damaged database". Exit status: 0 clean, 1 damaged, 2 no database at that path.
+                """)
+        @Option(help: "The hub's SQLite database.") var database: String
+        @Flag(help: "Print the report as JSON.") var json = false
+
+        func run() throws {
+            guard FileManager.default.fileExists(atPath: database) else {
+                FileHandle.standardError.write(Data("no database at \(database)\n".utf8))
+                throw ExitCode(2)
+            }
+            let report: StoreCheckReport
+            do {
+                let store = try HubStore(path: database, readOnly: true)
+                defer { store.close() }
+                report = store.check()
+            } catch {
+                var failed = StoreCheckReport(database: database)
+                failed.problems = ["cannot open the file: \(error)"]
+                report = failed
+            }
+            print(json ? Self.json(report) : Self.text(report))
+            if !report.isClean { throw ExitCode(1) }
+        }
+
+        static func text(_ r: StoreCheckReport) -> String {
+            var lines = r.problems
+            lines += r.damagedRows.map { "\($0) [\($0.table) rowid \($0.rowID)]" }
+            lines += r.notes.map { "note: \($0)" }
+            let counts = "schema \(r.schemaVersion), \(r.stations) stations, \(r.sessions) sessions (\(r.runningSessions) running), \(r.events) events"
+            if r.isClean {
+                lines.append("ok: \(r.database): \(counts)")
+            } else {
+                let blocking = r.damagedRows.filter(\.blocksStart).count
+                var summary = "damaged: \(r.database): \(r.problems.count) file problem(s), \(r.damagedRows.count) damaged row(s)"
+                if blocking > 0 { summary += ", \(blocking) of them stop playclockd from starting" }
+                lines.append(summary + " (\(counts)); see docs/deployment.md, \"Damaged database\"")
+            }
+            return lines.joined(separator: "\n")
+        }
+
+        static func json(_ r: StoreCheckReport) -> String {
+            let rows: [JSONValue] = r.damagedRows.map { row in
+                [
+                    "table": .string(row.table), "rowid": .int(row.rowID), "id": JSONValue(row.id), "row": .string(row.label),
+                    "reason": .string(row.reason), "blocks_start": .bool(row.blocksStart),
+                ]
+            }
+            let value: JSONValue = [
+                "database": .string(r.database), "ok": .bool(r.isClean), "schema_version": .int(Int64(r.schemaVersion)),
+                "latest_schema_version": .int(Int64(r.latestSchemaVersion)), "problems": .array(r.problems.map(JSONValue.string)),
+                "damaged_rows": .array(rows), "notes": .array(r.notes.map(JSONValue.string)),
+                "counts": [
+                    "stations": .int(Int64(r.stations)), "sessions": .int(Int64(r.sessions)),
+                    "running_sessions": .int(Int64(r.runningSessions)), "events": .int(Int64(r.events)),
+                ],
+            ]
+            return String(decoding: JSONCoding.encode(value), as: UTF8.self)
         }
     }
 }

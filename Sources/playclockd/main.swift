@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import PlayclockHub
 import PlayclockWeb
@@ -16,10 +17,12 @@ struct PlayclockDaemon: AsyncParsableCommand {
             TV, /healthz and Prometheus /metrics).
 
             Settings come from defaults, then --config FILE (JSON), then these flags. \
-            SIGTERM or SIGINT stops it gracefully (hub/status becomes "offline").
+            SIGTERM or SIGINT stops it gracefully (hub/status becomes "offline"). If a stored station \
+            or running session is damaged it does not start: it names every damaged row and exits \
+            with status 3 (see `playclock db check`).
             """)
 
-    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, policy).")
+    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, events, policy).")
     var config: String?
 
     @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT for TLS (default mqtt://127.0.0.1:1883).")
@@ -99,7 +102,27 @@ struct PlayclockDaemon: AsyncParsableCommand {
             return handler
         }
         let logger = Logger(label: "playclockd")
-        let group = try PlayclockServer.buildServiceGroup(settings, logger: logger)
+        let group = try Self.refusingDamagedDatabase(settings, logger: logger) {
+            try PlayclockServer.buildServiceGroup(settings, logger: logger)
+        }
         try await group.run()
+    }
+
+    /// Exit status when the database has damaged rows (systemd: `RestartPreventExitStatus=3`).
+    static let damagedDatabaseExitStatus: Int32 = 3
+
+    /// A damaged station or running session stops the start: the hub never forgets a paid session
+    /// quietly. Reported as one critical log line and the plain list of rows on standard error
+    /// (one row a line, readable in the journal), then exit status 3.
+    static func refusingDamagedDatabase<T>(_ settings: HubConfiguration, logger: Logger, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as HubStoreError {
+            logger.critical(
+                "refusing to start: the database has damaged rows",
+                metadata: ["database.path": "\(settings.databasePath)", "database.damaged_rows": "\(error.rows.count)"])
+            FileHandle.standardError.write(Data((error.description + "\n").utf8))
+            throw ExitCode(damagedDatabaseExitStatus)
+        }
     }
 }

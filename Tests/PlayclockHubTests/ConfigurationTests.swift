@@ -165,6 +165,46 @@ import Testing
         }
     }
 
+    @Test func theEventsSectionBoundsTheEventLog() throws {
+        var config = HubConfiguration()
+        #expect(config.events.retentionDays == 90)
+        #expect(config.events.maxRows == 1_000_000)
+        #expect(config.events.cutoffWallMillis(now: 100 * 86_400_000) == 10 * 86_400_000)
+        let path = try write("e.json", #"{"events": {"retention_days": 30, "max_rows": 50000}}"#)
+        try config.apply(configFile: path)
+        #expect(config.events.retentionDays == 30)
+        #expect(config.events.maxRows == 50_000)
+        #expect(config.events.cutoffWallMillis(now: 31 * 86_400_000) == 86_400_000)
+        // One key alone keeps the other's default.
+        var partial = HubConfiguration()
+        try partial.apply(configFile: try write("e1.json", #"{"events": {"max_rows": 2000}}"#))
+        #expect(partial.events.retentionDays == 90)
+        #expect(partial.events.maxRows == 2000)
+    }
+
+    @Test func badEventsSettingsAreRefusedAndChangeNothing() throws {
+        for (body, message) in [
+            (#"{"events": {"retention_days": 0}}"#, #"events "retention_days" must be a whole number in 1...3650"#),
+            (#"{"events": {"retention_days": 3651}}"#, "retention_days"),
+            (#"{"events": {"retention_days": 1.5}}"#, "retention_days"),
+            (#"{"events": {"retention_days": "90"}}"#, "retention_days"),
+            (#"{"events": {"max_rows": 999}}"#, #"events "max_rows" must be a whole number in 1000...100000000"#),
+            (#"{"events": {"max_rows": -1}}"#, "max_rows"),
+            (#"{"events": {"max_row": 5000}}"#, #"unknown events key "max_row""#),
+            (#"{"events": 90}"#, #""events" must be an object"#),
+            (#"{"events": {"max_rows": 5000, "retention_days": 0}}"#, "retention_days"),
+        ] {
+            let path = try write("bad.json", body)
+            var config = HubConfiguration()
+            #expect {
+                try config.apply(configFile: path)
+            } throws: { error in
+                (error as? HubConfiguration.Error)?.description.contains(message) == true
+            }
+            #expect(config == HubConfiguration(), "\(body)")
+        }
+    }
+
     @Test func theShippedSampleConfigIsValid() throws {
         let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("samples/playclockd.json").path
@@ -172,5 +212,7 @@ import Testing
         try config.apply(configFile: sample)
         #expect(config.http.usersFile == "/etc/playclock/dashboard.passwd")
         #expect(config.access.roles["ann"] == .cashier)
+        #expect(config.events.retentionDays == 90)
+        #expect(config.events.maxRows == 1_000_000)
     }
 }
