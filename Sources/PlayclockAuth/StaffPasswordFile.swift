@@ -1,5 +1,6 @@
 import Foundation
 import HummingbirdBcrypt
+import Synchronization
 import PlayclockCore
 
 /// Dashboard sign-in passwords: a text file of `account:bcrypt-hash` lines, one account a line,
@@ -113,15 +114,36 @@ public struct StaffPasswordFile: Sendable, Equatable {
         hashes.removeValue(forKey: account) != nil
     }
 
-    /// Whether `password` is the account's. An unknown account costs the same time as a known one
-    /// (a fixed hash is checked), so timing does not tell which accounts exist.
+    /// Whether `password` is the account's. Every answer costs exactly one bcrypt comparison at the
+    /// cost the file's hashes use: an unknown account and an over-long password (bcrypt reads 72
+    /// bytes at most, so such a password is never right) are checked against a fixed hash of that
+    /// cost, so timing does not tell which accounts exist or why a sign-in failed.
     public func verify(_ password: String, for account: String) -> Bool {
-        guard let hash = hashes[account] else {
-            _ = Bcrypt.verify(password, hash: Self.timingDummy)
+        verify(password, for: account, bcrypt: { Bcrypt.verify($0, hash: $1) })
+    }
+
+    /// `verify` with the comparison injected (tests count the comparisons and their cost).
+    func verify(_ password: String, for account: String, bcrypt: (_ password: String, _ hash: String) -> Bool) -> Bool {
+        guard let hash = hashes[account], password.utf8.count <= Self.passwordBytes.upperBound else {
+            _ = bcrypt(Self.dummyPassword, Self.timingDummy(cost: dummyCost))
             return false
         }
-        guard password.utf8.count <= Self.passwordBytes.upperBound else { return false }
-        return Bcrypt.verify(password, hash: hash)
+        return bcrypt(password, hash)
+    }
+
+    /// The cost a refusal is checked at: the highest cost among the file's hashes (they normally
+    /// all share one), or the default for an empty file.
+    var dummyCost: UInt8 {
+        hashes.values.compactMap(Self.cost(of:)).max() ?? Self.defaultCost
+    }
+
+    /// The cost of a `$2b$12$...` hash.
+    static func cost(of hash: String) -> UInt8? {
+        let bytes = Array(hash.utf8)
+        guard bytes.count >= 7, let cost = UInt8(String(decoding: bytes[4..<6], as: UTF8.self)), (4...31).contains(cost) else {
+            return nil
+        }
+        return cost
     }
 
     public static func checkNewPassword(_ password: String) throws(Error) {
@@ -144,7 +166,19 @@ public struct StaffPasswordFile: Sendable, Equatable {
         return [UInt8(ascii: "a"), UInt8(ascii: "b"), UInt8(ascii: "y")].contains(bytes[2])
     }
 
-    /// A hash of a random string nobody knows, made once, for refusals that cost the same time.
-    static let timingDummy = Bcrypt.hash((0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 36) }.joined(),
-                                         cost: defaultCost)
+    /// A hash of a random string nobody knows, made once per cost, for refusals that cost the
+    /// same time as a real comparison. `dummyPassword` is never its password.
+    static func timingDummy(cost: UInt8) -> String {
+        if let hash = dummies.withLock({ $0[cost] }) { return hash }
+        let secret = (0..<4).map { _ in String(UInt64.random(in: 0...UInt64.max), radix: 36) }.joined()
+        let hash = Bcrypt.hash(secret, cost: cost)
+        return dummies.withLock { table in
+            if let existing = table[cost] { return existing }
+            table[cost] = hash
+            return hash
+        }
+    }
+
+    static let dummyPassword = "not-the-password"
+    private static let dummies = Mutex<[UInt8: String]>([:])
 }

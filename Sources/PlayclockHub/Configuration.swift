@@ -52,6 +52,19 @@ public struct HubConfiguration: Sendable, Equatable {
         public var sessionHours: Int64 = 12
         /// Mark the session cookie `Secure` (set when the dashboard is served behind TLS).
         public var secureCookies = false
+        /// Open TCP connections at most; more are closed as they arrive (keeps descriptors bounded).
+        public var maxConnections = Self.defaultMaxConnections
+        /// Open live feeds (`/api/live`) at most; more are answered `503` with `Retry-After`.
+        /// Below `maxConnections`, so feeds always leave room for sign-ins and commands.
+        public var maxLiveFeeds = Self.defaultMaxLiveFeeds
+
+        /// Peers whose `X-Forwarded-For` is believed (a TLS proxy in front of the dashboard): the
+        /// sign-in brake then counts the address the proxy saw. Empty: the header is ignored.
+        public var trustedProxies: [String] = []
+
+        public static let defaultMaxConnections = 256
+        public static let defaultMaxLiveFeeds = 64
+        public static let maxConnectionsRange: ClosedRange<Int64> = 2...16384
 
         public init() {}
     }
@@ -107,7 +120,10 @@ public struct HubConfiguration: Sendable, Equatable {
         "shared_topic_role", "http", "events",
     ]
     static let eventsKeys: Set<String> = ["retention_days", "max_rows"]
-    static let httpKeys: Set<String> = ["listen", "users_file", "board_token_file", "session_hours", "secure_cookies"]
+    static let httpKeys: Set<String> = [
+        "listen", "users_file", "board_token_file", "session_hours", "secure_cookies", "max_connections", "max_live_feeds",
+        "trusted_proxies",
+    ]
     static let policyKeys: Set<String> = [
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
         "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
@@ -185,6 +201,50 @@ public struct HubConfiguration: Sendable, Equatable {
             guard let flag = v.boolValue else { throw Error("config file \(source): http \"secure_cookies\" must be true or false") }
             http.secureCookies = flag
         }
+        if let v = fields["trusted_proxies"] {
+            guard let items = v.arrayValue, items.count <= 16 else {
+                throw Error("config file \(source): http \"trusted_proxies\" must be a list of at most 16 IP addresses")
+            }
+            var proxies: [String] = []
+            for item in items {
+                guard let text = item.stringValue, let canonical = Self.canonicalIP(text) else {
+                    throw Error("config file \(source): http \"trusted_proxies\" entry \(String(decoding: JSONCoding.encode(item), as: UTF8.self)) is not an IP address")
+                }
+                proxies.append(canonical)
+            }
+            http.trustedProxies = proxies
+        }
+        let range = HTTPSettings.maxConnectionsRange
+        if let v = fields["max_connections"] {
+            guard let n = v.intValue, range.contains(n) else {
+                throw Error("config file \(source): http \"max_connections\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            http.maxConnections = Int(n)
+        }
+        if let v = fields["max_live_feeds"] {
+            guard let n = v.intValue, n >= 1, n < Int64(http.maxConnections) else {
+                throw Error("config file \(source): http \"max_live_feeds\" must be a whole number from 1 to below max_connections (\(http.maxConnections))")
+            }
+            http.maxLiveFeeds = Int(n)
+        } else if http.maxLiveFeeds >= http.maxConnections {
+            // Only max_connections given, and small: feeds keep at least one connection free.
+            http.maxLiveFeeds = max(1, http.maxConnections / 4)
+        }
+    }
+
+    /// An IPv4 or IPv6 address in its canonical text form (as the dashboard prints a peer), or nil.
+    public static func canonicalIP(_ text: String) -> String? {
+        var v4 = in_addr()
+        if inet_pton(AF_INET, text, &v4) == 1 {
+            var buffer = [CChar](repeating: 0, count: Int(INET_ADDRSTRLEN))
+            return inet_ntop(AF_INET, &v4, &buffer, socklen_t(buffer.count)).map { _ in String(cString: buffer) }
+        }
+        var v6 = in6_addr()
+        if inet_pton(AF_INET6, text, &v6) == 1 {
+            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+            return inet_ntop(AF_INET6, &v6, &buffer, socklen_t(buffer.count)).map { _ in String(cString: buffer) }
+        }
+        return nil
     }
 
     mutating func applyEvents(_ fields: [String: JSONValue], source: String) throws(Error) {

@@ -12,8 +12,9 @@ enum APIResponse {
     }
 
     /// `{"status":"error","error":{"code","message"}}`: the shape of every refusal, as on MQTT.
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String) -> Response {
-        json(["status": "error", "error": ["code": .string(code), "message": .string(message)], "transaction": .null], status: status)
+    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) -> Response {
+        json(["status": "error", "error": ["code": .string(code), "message": .string(message)], "transaction": .null], status: status,
+             headers: headers)
     }
 
     /// The HTTP status for a hub refusal code. The body carries the code itself.

@@ -1,5 +1,6 @@
 import HTTPTypes
 import Hummingbird
+import Foundation
 import Logging
 import NIOCore
 import PlayclockCore
@@ -17,12 +18,24 @@ public struct Dashboard: Sendable {
     let sessionLifetimeSeconds: Int
     let secureCookies: Bool
     let keepAlive: Duration
+    /// Open TCP connections at most (`http.max_connections`); more are closed as they arrive.
+    let connections: ConnectionLimiter
+    /// Open live feeds at most (`http.max_live_feeds`); more are answered `503`.
+    let liveFeeds: SlotPool
+    /// Peers whose `X-Forwarded-For` names the client (`http.trusted_proxies`), canonical form.
+    let trustedProxies: Set<String>
 
     static let cookieName = "playclock_session"
+    /// Connections idle (no request in progress) this long are closed, so idle keep-alive
+    /// connections do not hold places under `max_connections`. Live feeds are never idle.
+    static let idleTimeout: TimeAmount = .seconds(60)
 
     public init(
         hub: Hub, sessions: StaffSessions, registry: PrometheusCollectorRegistry, maxRequestBytes: Int,
-        sessionLifetimeSeconds: Int, secureCookies: Bool, keepAlive: Duration = .seconds(15)
+        sessionLifetimeSeconds: Int, secureCookies: Bool, keepAlive: Duration = .seconds(15),
+        maxConnections: Int = HubConfiguration.HTTPSettings.defaultMaxConnections,
+        maxLiveFeeds: Int = HubConfiguration.HTTPSettings.defaultMaxLiveFeeds, trustedProxies: [String] = [],
+        logger: Logger = Logger(label: "playclock.web")
     ) {
         self.hub = hub
         self.sessions = sessions
@@ -31,6 +44,22 @@ public struct Dashboard: Sendable {
         self.sessionLifetimeSeconds = sessionLifetimeSeconds
         self.secureCookies = secureCookies
         self.keepAlive = keepAlive
+        self.connections = ConnectionLimiter(limit: maxConnections, logger: logger)
+        self.liveFeeds = SlotPool(limit: maxLiveFeeds)
+        self.trustedProxies = Set(trustedProxies.compactMap(HubConfiguration.canonicalIP))
+    }
+
+    /// The HTTP server for this dashboard: HTTP/1.1 with the connection cap and idle timeout.
+    public func application(
+        address: BindAddress, serverName: String? = nil, onServerRunning: @escaping @Sendable (any Channel) async -> Void = { _ in },
+        logger: Logger
+    ) -> some ApplicationProtocol {
+        let connections = self.connections
+        return Application(
+            router: buildRouter(),
+            server: .http1(configuration: .init(
+                additionalChannelHandlers: [ConnectionLimitHandler(limiter: connections)], idleTimeout: Self.idleTimeout)),
+            configuration: .init(address: address, serverName: serverName), onServerRunning: onServerRunning, logger: logger)
     }
 
     public func buildRouter() -> Router<WebContext> {
@@ -58,7 +87,12 @@ public struct Dashboard: Sendable {
         api.get("events") { request, context in try await events(request, context) }
         api.get("live") { _, context in
             guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
-            return await live()
+            guard let slot = liveFeeds.acquire() else {
+                return APIResponse.error(
+                    .serviceUnavailable, "too_many_live_feeds", "the hub serves \(liveFeeds.limit) live feeds at most; retrying shortly",
+                    headers: [.retryAfter: "5"])
+            }
+            return await live(holding: slot)
         }
         api.post("request/:group/:action") { request, context in try await command(request, context) }
         return router
@@ -76,17 +110,19 @@ public struct Dashboard: Sendable {
         else {
             return APIResponse.error(.badRequest, "invalid_request", "send {\"account\": \"...\", \"password\": \"...\"}")
         }
-        switch await sessions.signIn(account: account, password: password) {
+        switch await sessions.signIn(account: account, password: password, from: clientKey(request, context)) {
         case .failure(let error):
+            // Refusals are counted and logged once a minute by `StaffSessions`, not one line each.
             let status: HTTPResponse.Status
+            var headers: HTTPFields = [:]
             switch error.code {
             case .invalidCredentials: status = .unauthorized
-            case .noRole: status = .forbidden
-            case .throttled: status = .tooManyRequests
+            case .throttled:
+                status = .tooManyRequests
+                headers[.retryAfter] = "\(error.retryAfterSeconds ?? 1)"
             case .unavailable: status = .serviceUnavailable
             }
-            context.logger.info("dashboard sign-in refused", metadata: ["staff.account": "\(account)", "error.code": "\(error.code.rawValue)"])
-            return APIResponse.error(status, error.code.rawValue, error.message)
+            return APIResponse.error(status, error.code.rawValue, error.message, headers: headers)
         case .success(let (token, identity)):
             context.logger.info("dashboard sign-in", metadata: ["staff.account": "\(identity.account)", "staff.role": "\(identity.role.rawValue)"])
             var response = APIResponse.json(Self.describe(identity))
@@ -102,6 +138,17 @@ public struct Dashboard: Sendable {
         response.setCookie(Cookie(name: Self.cookieName, value: "", maxAge: 0, path: "/", secure: secureCookies, httpOnly: true,
                                   sameSite: .strict))
         return response
+    }
+
+    /// Whom the sign-in brake counts this request against: the TCP peer, or, when the peer is a
+    /// trusted proxy, the last address in `X-Forwarded-For` (the one that proxy added).
+    func clientKey(_ request: Request, _ context: WebContext) -> String {
+        guard !trustedProxies.isEmpty, let peer = context.remoteAddress?.ipAddress.flatMap(HubConfiguration.canonicalIP),
+            trustedProxies.contains(peer), let forwarded = request.headers[values: HTTPField.Name("X-Forwarded-For")!].last,
+            let last = forwarded.split(separator: ",").last.map({ $0.trimmingCharacters(in: .whitespaces) }),
+            let client = try? SocketAddress(ipAddress: last, port: 0)
+        else { return context.clientKey }
+        return WebContext.clientKey(client)
     }
 
     /// Who is signed in and which verbs the hub will take from them (from the role table; none
@@ -139,7 +186,7 @@ public struct Dashboard: Sendable {
     }
 
     /// Server-sent events: a snapshot of every station, then every change as it happens.
-    private func live() async -> Response {
+    private func live(holding slot: SlotPool.Slot) async -> Response {
         let start = await hub.watch()
         let broker = await hub.brokerConnected
         let snapshot: JSONValue = [
@@ -151,6 +198,8 @@ public struct Dashboard: Sendable {
         ]
         let keepAlive = self.keepAlive
         let body = ResponseBody { writer in
+            // The feed's place under `max_live_feeds` is given back when this body is dropped.
+            defer { withExtendedLifetime(slot) {} }
             // Bounded like the feed itself: a client that stops reading is cut off (its browser
             // reconnects and starts from a fresh snapshot) rather than buffered without limit.
             let (lines, out) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(1024))
@@ -229,6 +278,9 @@ public struct Dashboard: Sendable {
         }
         registry.makeGauge(name: "playclock_dashboard_live_clients", help: "Open live feeds (dashboards and boards)")
             .set(Int64(hub.feed.watcherCount))
+        registry.makeGauge(name: "playclock_http_connections", help: "Open dashboard HTTP connections").set(Int64(connections.open))
+        registry.makeGauge(name: "playclock_http_connections_refused", help: "Connections closed on arrival over http.max_connections")
+            .set(Int64(connections.refused))
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
     }

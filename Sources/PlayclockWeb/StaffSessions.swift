@@ -1,6 +1,8 @@
 import Foundation
+import Logging
 import PlayclockAuth
 import PlayclockCore
+import PlayclockHub
 
 /// Who is asking, once the dashboard has recognised them.
 public struct StaffIdentity: Sendable, Equatable {
@@ -18,99 +20,150 @@ public struct StaffIdentity: Sendable, Equatable {
 
 /// Why a sign-in was refused. The message is shown to staff as it is.
 public struct SignInError: Error, Sendable, Equatable {
-    public enum Code: String, Sendable { case invalidCredentials = "invalid_credentials", noRole = "forbidden", throttled = "too_many_attempts", unavailable = "sign_in_unavailable" }
+    public enum Code: String, Sendable { case invalidCredentials = "invalid_credentials", throttled = "too_many_attempts", unavailable = "sign_in_unavailable" }
     public var code: Code
     public var message: String
+    /// For `throttled`: when to try again (the `Retry-After` header).
+    public var retryAfterSeconds: Int?
+
+    /// The one answer to every refused password: wrong password, unknown account, over-long
+    /// password, account without a role. Nothing in it tells them apart.
+    static let invalidCredentials = SignInError(code: .invalidCredentials, message: "wrong account or password")
 }
 
 /// Signed-in staff: random session tokens (kept in memory, so a hub restart signs everybody out)
-/// with a sliding expiry, plus a per-account brake on password guessing.
+/// with a sliding expiry, plus the brake on password guessing (`SignInThrottle`).
 ///
 /// Passwords live in the bcrypt password file (`playclock dashboard passwd`), re-read on every
 /// sign-in so a change takes effect at once; roles come from the hub's `roles` setting.
+/// Every refusal after the throttle costs exactly one bcrypt comparison and gets the same answer.
 public actor StaffSessions {
     private struct Session {
         var account: String
         var role: StaffRole
-        var expires: ContinuousClock.Instant
+        var expires: Int64
     }
 
-    private struct Failures {
-        var count = 0
-        var lockedUntil: ContinuousClock.Instant?
+    /// Refusals counted between two log lines (never one line per guess).
+    private struct RefusalTally {
+        var wrongPassword = 0
+        var unknownAccount = 0
+        var noRole = 0
+        var throttled = 0
+        var lastLog: Int64?
+        var total: Int { wrongPassword + unknownAccount + noRole + throttled }
     }
 
     private let roles: [String: StaffRole]
     private let usersFile: String?
     private let boardToken: String?
-    private let lifetime: Duration
+    private let lifetime: Int64
+    private let clock: any HubClock
+    private let logger: Logger
     private let verifier: @Sendable (StaffPasswordFile, String, String) async -> Bool
     private var sessions: [String: Session] = [:]
-    private var failures: [String: Failures] = [:]
+    private var throttle: SignInThrottle
+    private var tally = RefusalTally()
 
-    /// Failed attempts in a row after which an account is refused for `lockout`.
-    static let maxFailures = 5
-    static let lockout: Duration = .seconds(60)
     static let maxSessions = 10_000
+    static let logInterval: Int64 = 60 * SignInThrottle.Limits.second
 
     /// `verifier` checks a password against the file (bcrypt is slow on purpose: the server runs
-    /// it off the event loop).
+    /// it off the event loop). `clock` is read for session expiry and the throttle (monotonic).
     public init(
         roles: [String: StaffRole], usersFile: String?, boardToken: String?, lifetime: Duration,
+        clock: any HubClock = SystemClock(), logger: Logger = Logger(label: "playclock.web"),
         verifier: @escaping @Sendable (StaffPasswordFile, String, String) async -> Bool = { file, account, password in
             file.verify(password, for: account)
         }
     ) {
+        self.init(roles: roles, usersFile: usersFile, boardToken: boardToken, lifetime: lifetime, clock: clock, logger: logger,
+                  limits: SignInThrottle.Limits(), verifier: verifier)
+    }
+
+    init(
+        roles: [String: StaffRole], usersFile: String?, boardToken: String?, lifetime: Duration, clock: any HubClock,
+        logger: Logger, limits: SignInThrottle.Limits,
+        verifier: @escaping @Sendable (StaffPasswordFile, String, String) async -> Bool
+    ) {
         self.roles = roles
         self.usersFile = usersFile
         self.boardToken = boardToken
-        self.lifetime = lifetime
+        self.lifetime = lifetime.components.seconds * 1_000_000_000 + lifetime.components.attoseconds / 1_000_000_000
+        self.clock = clock
+        self.logger = logger
+        self.throttle = SignInThrottle(limits: limits)
         self.verifier = verifier
     }
 
+    private var now: Int64 { clock.now().monoNanos }
+
     /// Checks the account's password and role; on success returns a new session token.
-    public func signIn(account: String, password: String) async -> Result<(token: String, identity: StaffIdentity), SignInError> {
-        let now = ContinuousClock.now
+    /// `address` is the client's (`WebContext.clientKey`): the throttle counts attempts per
+    /// address and per account before any password is hashed.
+    public func signIn(account: String, password: String, from address: String) async
+        -> Result<(token: String, identity: StaffIdentity), SignInError>
+    {
         guard let usersFile else {
             return .failure(SignInError(code: .unavailable, message: "dashboard sign-in is not set up on this hub (http.users_file)"))
         }
-        if let locked = failures[account]?.lockedUntil, locked > now {
-            let seconds = Int(((locked - now) / .seconds(1)).rounded(.up))
-            return .failure(SignInError(code: .throttled, message: "too many wrong passwords for \(account); try again in \(seconds) s"))
+        let ticket: SignInThrottle.Ticket
+        switch throttle.admit(address: address, account: account, now: now) {
+        case .success(let admitted):
+            ticket = admitted
+        case .failure(let refusal):
+            count(\.throttled)
+            let seconds = refusal.retryAfterSeconds
+            let message = switch refusal {
+            case .address: "too many failed sign-ins from this device; try again in \(seconds) s"
+            case .account: "too many sign-in attempts for this account right now; try again in \(seconds) s"
+            case .busy: "the hub is checking too many sign-ins at once; try again in \(seconds) s"
+            }
+            return .failure(SignInError(code: .throttled, message: message, retryAfterSeconds: seconds))
         }
         let file: StaffPasswordFile
         do {
             file = try StaffPasswordFile.read(usersFile)
         } catch {
+            throttle.abandon(ticket)
             return .failure(SignInError(code: .unavailable, message: "the hub cannot read its dashboard password file: \(error.description)"))
         }
-        guard await verifier(file, account, password) else {
-            var f = failures[account] ?? Failures()
-            f.count += 1
-            if f.count >= Self.maxFailures {
-                f.count = 0
-                f.lockedUntil = ContinuousClock.now + Self.lockout
-            }
-            // Only accounts that exist are tracked: guesses at random names cannot grow the table.
-            if file.hashes[account] != nil { failures[account] = f }
-            return .failure(SignInError(code: .invalidCredentials, message: "wrong account or password"))
+        // Exactly one bcrypt comparison whatever the account (the file checks a fixed hash of the
+        // same cost for unknown accounts and over-long passwords), and the role is looked at only
+        // afterwards: every refusal costs the same and reads the same.
+        let matches = await verifier(file, account, password)
+        let role = roles[account]
+        guard matches, let role else {
+            throttle.finish(ticket, succeeded: false, now: now)
+            if !matches { count(file.hashes[account] == nil ? \.unknownAccount : \.wrongPassword) } else { count(\.noRole) }
+            return .failure(.invalidCredentials)
         }
-        failures[account] = nil
-        guard let role = roles[account] else {
-            return .failure(SignInError(code: .noRole, message: "account \(account) has no staff role on this hub (roles in the hub's config)"))
-        }
-        prune(now: ContinuousClock.now)
+        throttle.finish(ticket, succeeded: true, now: now)
+        prune(now: now)
         if sessions.count >= Self.maxSessions, let oldest = sessions.min(by: { $0.value.expires < $1.value.expires })?.key {
             sessions[oldest] = nil
         }
         let token = Self.newToken()
-        sessions[token] = Session(account: account, role: role, expires: ContinuousClock.now + lifetime)
+        sessions[token] = Session(account: account, role: role, expires: now + lifetime)
         return .success((token, StaffIdentity(account: account, role: role, kind: .staff)))
+    }
+
+    /// Counts a refusal and, at most once a minute, logs what was refused since the last line.
+    private func count(_ reason: WritableKeyPath<RefusalTally, Int>) {
+        tally[keyPath: reason] += 1
+        let now = self.now
+        if let last = tally.lastLog, now - last < Self.logInterval { return }
+        logger.warning("dashboard sign-ins refused", metadata: [
+            "signin.refused.wrong_password": "\(tally.wrongPassword)", "signin.refused.unknown_account": "\(tally.unknownAccount)",
+            "signin.refused.no_role": "\(tally.noRole)", "signin.refused.throttled": "\(tally.throttled)",
+            "signin.tracked.addresses": "\(throttle.addresses.count)",
+        ])
+        tally = RefusalTally(lastLog: now)
     }
 
     /// The signed-in staff member a session token belongs to; each use extends the session.
     public func identity(session token: String) -> StaffIdentity? {
-        let now = ContinuousClock.now
+        let now = self.now
         guard var session = sessions[token] else { return nil }
         guard session.expires > now else {
             sessions[token] = nil
@@ -133,10 +186,12 @@ public actor StaffSessions {
 
     public var count: Int { sessions.count }
 
-    private func prune(now: ContinuousClock.Instant) {
+    private func prune(now: Int64) {
         sessions = sessions.filter { $0.value.expires > now }
-        failures = failures.filter { ($0.value.lockedUntil ?? now) > now || $0.value.count > 0 }
     }
+
+    /// The throttle's tables (tests look at their size).
+    var throttleState: SignInThrottle { throttle }
 
     /// 32 random bytes from the system's generator, hex.
     static func newToken() -> String {

@@ -138,10 +138,29 @@ import Testing
         #expect(config.http.sessionHours == 8)
         #expect(config.http.secureCookies)
 
+        #expect(config.http.maxConnections == 256)
+        #expect(config.http.maxLiveFeeds == 64)
+
         try config.setHTTPListen("off")
         #expect(config.http.listen == nil)
         try config.setHTTPListen("[::1]:8081")
         #expect(config.http.listen?.description == "[::1]:8081")
+    }
+
+    @Test func connectionAndLiveFeedCapsAreConfigurable() throws {
+        var config = HubConfiguration()
+        try config.apply(configFile: try write("caps.json", #"{"http": {"max_connections": 512, "max_live_feeds": 100}}"#))
+        #expect(config.http.maxConnections == 512)
+        #expect(config.http.maxLiveFeeds == 100)
+        // A small connection cap alone keeps feeds below it.
+        var small = HubConfiguration()
+        try small.apply(configFile: try write("small.json", #"{"http": {"max_connections": 40}}"#))
+        #expect(small.http.maxConnections == 40)
+        #expect(small.http.maxLiveFeeds == 10)
+        var proxied = HubConfiguration()
+        try proxied.apply(configFile: try write("proxy.json", #"{"http": {"trusted_proxies": ["127.0.0.1", "::1"]}}"#))
+        #expect(proxied.http.trustedProxies == ["127.0.0.1", "::1"])
+        #expect(HubConfiguration().http.trustedProxies.isEmpty)
     }
 
     @Test func badHTTPSettingsAreRefusedAndChangeNothing() throws {
@@ -152,6 +171,14 @@ import Testing
             (#"{"http": {"session_hours": 0}}"#, "session_hours"),
             (#"{"http": {"secure_cookies": "yes"}}"#, "secure_cookies"),
             (#"{"http": {"port": 8080}}"#, "unknown http key \"port\""),
+            (#"{"http": {"max_connections": 1}}"#, "max_connections"),
+            (#"{"http": {"max_connections": 100000}}"#, "max_connections"),
+            (#"{"http": {"max_connections": "many"}}"#, "max_connections"),
+            (#"{"http": {"max_live_feeds": 0}}"#, "max_live_feeds"),
+            (#"{"http": {"max_connections": 8, "max_live_feeds": 8}}"#, "below max_connections"),
+            (#"{"http": {"max_live_feeds": 256}}"#, "max_live_feeds"),
+            (#"{"http": {"trusted_proxies": "127.0.0.1"}}"#, "trusted_proxies"),
+            (#"{"http": {"trusted_proxies": ["proxy.lan"]}}"#, "not an IP address"),
             (#"{"http": "127.0.0.1:8080"}"#, "must be an object"),
         ] {
             let path = try write("bad.json", body)

@@ -77,10 +77,19 @@ export class LiveFloor {
     });
     source.addEventListener("event", (e) => this.handlers.event?.(JSON.parse(e.data)));
     source.addEventListener("broker", (e) => this.handlers.broker?.(JSON.parse(e.data).connected));
-    source.onerror = () => this.handlers.lost?.();
+    source.onerror = () => {
+      this.handlers.lost?.();
+      // A refusal (503 while the hub serves its maximum of live feeds) closes the stream for
+      // good instead of reconnecting: try again after the hub's Retry-After.
+      if (source.readyState === EventSource.CLOSED && this.source === source) {
+        clearTimeout(this.retry);
+        this.retry = setTimeout(() => { if (this.source === source) this.connect(); }, 5000);
+      }
+    };
   }
 
   close() {
+    clearTimeout(this.retry);
     this.source?.close();
     this.source = null;
   }
