@@ -36,7 +36,7 @@ public enum PlayclockApp {
 
         let hub = try Hub(
             topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
-            clock: SystemClock(), logger: logger, access: config.access, metrics: metrics)
+            clock: SystemClock(), logger: logger, access: config.access, metrics: metrics, retention: config.events)
 
         return HubRuntime(client: client, hub: hub, services: [
             .init(service: MQTTConnectionService(client: client, drainTimeout: .seconds(2))),

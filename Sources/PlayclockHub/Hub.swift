@@ -79,11 +79,16 @@ public actor Hub {
     private var timer: Task<Void, Never>?
     private var timerDeadline: Int64?
     private var aliveTask: Task<Void, Never>?
+    /// How long events are kept, and when (monotonic) the next pruning pass is due.
+    private let retention: HubConfiguration.EventRetention
+    private var nextPruneMonoNanos: Int64 = .min
+    static let pruneInterval: Duration = .seconds(600)
 
     public init(
         topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
         logger: Logger, access: AccessPolicy = AccessPolicy(), aliveInterval: Duration = .seconds(2),
-        metrics: HubMetrics = HubMetrics(), feed: LiveFeed = LiveFeed()
+        metrics: HubMetrics = HubMetrics(), feed: LiveFeed = LiveFeed(),
+        retention: HubConfiguration.EventRetention = HubConfiguration.EventRetention()
     ) throws {
         self.core = HubCore(
             topics: topics, policy: policy, stations: try store.stations(), sessions: try store.runningSessions(),
@@ -97,6 +102,7 @@ public actor Hub {
         self.metrics = metrics
         self.policy = policy
         self.feed = feed
+        self.retention = retention
     }
 
     public var topics: TopicScheme { core.topics }
@@ -124,11 +130,14 @@ public actor Hub {
         syncPlugSubscriptions()
         logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
         reschedule()
-        let interval = aliveInterval
+        let interval = Int64(aliveInterval / .nanoseconds(1))
         let clock = self.clock
+        // Deadlines are absolute and taken now, so none is lost however late the task starts.
+        var next = clock.now().monoNanos + interval
         aliveTask = Task { [weak self] in
             while !Task.isCancelled {
-                do { try await clock.sleep(for: interval) } catch { return }
+                do { try await clock.sleep(untilMonoNanos: next) } catch { return }
+                next = max(next + interval, clock.now().monoNanos)
                 await self?.recordAlive()
             }
         }
@@ -430,8 +439,9 @@ public actor Hub {
             core.rollbackChange()
             logger.error("store write failed on timer; retrying", metadata: ["error": "\(error)"])
             let clock = self.clock
+            let retryAt = clock.now().monoNanos + 500_000_000
             timer = Task { [weak self] in
-                do { try await clock.sleep(for: .milliseconds(500)) } catch { return }
+                do { try await clock.sleep(untilMonoNanos: retryAt) } catch { return }
                 await self?.timerFired()
             }
             timerDeadline = nil
@@ -439,10 +449,29 @@ public actor Hub {
     }
 
     private func recordAlive() {
+        let now = clock.now()
         do {
-            try store.recordAlive(clock.now())
+            try store.recordAlive(now)
         } catch {
             logger.error("could not record hub alive time", metadata: ["error": "\(error)"])
+        }
+        if now.monoNanos >= nextPruneMonoNanos { pruneEvents(now: now) }
+    }
+
+    /// Deletes events past their retention (`events.retention_days`, `events.max_rows`), a bounded
+    /// batch at a time: when a pass hit its budget the next one runs at the next alive tick,
+    /// otherwise after `pruneInterval`. Stations and sessions are never touched.
+    private func pruneEvents(now: Timestamp) {
+        let budget = 20_000
+        do {
+            let deleted = try store.pruneEvents(
+                olderThanWallMillis: retention.cutoffWallMillis(now: now.wallMillis), keepingAtMost: retention.maxRows, budget: budget)
+            let wait = deleted >= budget ? aliveInterval : Self.pruneInterval
+            nextPruneMonoNanos = now.monoNanos + Int64(wait / .nanoseconds(1))
+            if deleted > 0 { logger.info("old events deleted", metadata: ["events.deleted": "\(deleted)"]) }
+        } catch {
+            nextPruneMonoNanos = now.monoNanos + Int64(Self.pruneInterval / .nanoseconds(1))
+            logger.error("could not delete old events", metadata: ["error": "\(error)"])
         }
     }
 

@@ -21,11 +21,6 @@ extension HubClock {
         let delay = monoNanos - now().monoNanos
         if delay > 0 { try await Task.sleep(for: .nanoseconds(delay)) } else { try Task.checkCancellation() }
     }
-
-    /// Suspends for `duration` of this clock's monotonic time.
-    public func sleep(for duration: Duration) async throws {
-        try await sleep(untilMonoNanos: now().monoNanos + Int64(duration / .nanoseconds(1)))
-    }
 }
 
 /// The box's clocks: the wall clock (may jump), the boot-time monotonic clock (never jumps,

@@ -236,4 +236,31 @@ final class RecordingPublisher: MessageTransport {
         #expect(stored.endReason == "expired")
         await hub.shutdown()
     }
+
+    /// The event log is bounded: the alive recorder also deletes events past their retention.
+    @Test func oldEventsArePrunedWhileTheHubRuns() async throws {
+        let manual = ManualHubClock()
+        let publisher = RecordingPublisher(databasePath: db.path)
+        var retention = HubConfiguration.EventRetention()
+        retention.retentionDays = 1
+        let hub = try Hub(topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher,
+                          clock: manual, logger: quietLogger, aliveInterval: .seconds(2), retention: retention)
+        try await hub.start()
+        await hub.receive(request("session/start", ["station": "PC-01", "seconds": 600]))
+        let before = try HubStore(path: db.path).events()
+        #expect(before.count >= 2)
+
+        manual.jumpWall(byMillis: 2 * 86_400_000)  // two days later by the wall clock
+        await hub.receive(request("session/start", ["station": "PC-02", "seconds": 600]))
+        manual.advance(byMillis: 2_000)  // the alive recorder runs and prunes
+        let deadline = ContinuousClock.now + .seconds(10)
+        var remaining = try HubStore(path: db.path).events()
+        while remaining.count > 2, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(10))
+            remaining = try HubStore(path: db.path).events()
+        }
+        #expect(Set(remaining.map(\.station)) == [StationID("PC-02")!], "only the new events are kept: \(remaining.map(\.type))")
+        #expect(try HubStore(path: db.path).runningSessions().count == 2, "sessions are never pruned")
+        await hub.shutdown()
+    }
 }
