@@ -226,6 +226,37 @@ import Testing
         #expect(await MQTTEventLog(neverStarted).waitUntilFinished(timeout: .seconds(1)))
     }
 
+    /// A broker that refuses every CONNECT (MQTT v5 CONNACK "not authorized"): the client keeps
+    /// retrying with its backoff, and its loop neither spins nor reports a connection.
+    @Test func aRefusedConnectIsRetriedWithBackoffWithoutSpinning() async throws {
+        let port = try freeLoopbackPort()
+        let directory = try makeTemporaryDirectory(prefix: "mosquitto-refusing")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("mosquitto.conf")
+        try "listener \(port) 127.0.0.1\nallow_anonymous false\npersistence false\n".write(to: config, atomically: true, encoding: .utf8)
+        let broker = try ChildProcess(MosquittoBroker.executable, arguments: ["-c", config.path], directory: directory)
+        defer { broker.kill() }
+        #expect(await poll(timeout: .seconds(5)) { canConnect(toLoopbackPort: port) })
+
+        let lines = CapturedLines()
+        var logger = Logger(label: "refused") { _ in CapturedLinesHandler(lines: lines) }
+        logger.logLevel = .debug
+        var configuration = MQTTClientConfiguration(host: "127.0.0.1", port: port, clientID: "refused")
+        configuration.reconnectDelayMax = .milliseconds(400)
+        let client = MQTTClient(configuration: configuration, logger: logger)
+        defer { client.stop() }
+        let log = MQTTEventLog(client)
+        client.start()
+        try await Task.sleep(for: .milliseconds(1500))
+        let refusals = lines.count("mqtt connection refused")
+        // 100, 200, 400, 400... ms between attempts: a handful in 1.5 s, not thousands.
+        #expect((2...12).contains(refusals), "\(refusals) refusals")
+        #expect(!client.isConnected)
+        #expect(log.count { if case .connected = $0 { true } else { false } } == 0)
+        let clock = ContinuousClock()
+        #expect(clock.measure { client.stop() } < .seconds(1))
+    }
+
     @Test func configurationParsesURLs() throws {
         let plain = try MQTTClientConfiguration(url: "mqtt://127.0.0.1:1884", clientID: "a")
         #expect(plain.host == "127.0.0.1" && plain.port == 1884)
@@ -308,6 +339,25 @@ final class MQTTEventLog: Sendable {
     func waitUntilFinished(timeout: Duration) async -> Bool {
         await poll(timeout: timeout) { finished.withLock { $0 } }
     }
+}
+
+private final class CapturedLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    func count(_ message: String) -> Int { lines.withLock { $0.filter { $0 == message }.count } }
+}
+
+private struct CapturedLinesHandler: LogHandler {
+    let lines: CapturedLines
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { lines.append(event.message.description) }
 }
 
 /// Re-evaluates `condition` every 10 ms until it holds (true) or `timeout` passes (false).
