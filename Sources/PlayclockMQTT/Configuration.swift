@@ -36,10 +36,19 @@ public struct MQTTClientConfiguration: Sendable {
     public var tlsCAFile: String? = nil
     public var tlsCertFile: String? = nil
     public var tlsKeyFile: String? = nil
-    /// Events (messages, connection changes) kept for a consumer that falls behind; beyond it the
-    /// oldest are dropped (and a warning logged) rather than growing memory without bound. A
-    /// simulator that multiplexes thousands of stations over one connection needs more.
+    /// Non-coalescing entries (messages, connection events) waiting for a consumer that falls
+    /// behind at which the client stops reading from the broker (backpressure: TCP pushes back)
+    /// until the consumer has taken half of them. None of them is ever dropped; a single read may
+    /// exceed the bound by a few messages. A simulator that multiplexes thousands of stations over
+    /// one connection wants more. Reading paused for longer than about twice the keepalive ends in
+    /// a keepalive timeout and a reconnect, as on a stalled network.
     public var eventBufferSize: Int = 4096
+    /// Messages of coalescing subscriptions (`MQTTSubscriptionOptions.coalescing`) that may wait
+    /// at once; beyond it, and whenever one on the same topic is already waiting, new ones are
+    /// shed (counted in `MQTTClient.statistics`, a warning at most every `shedReportInterval`).
+    public var coalescingBufferSize: Int = 16384
+    /// At most one warning per interval about shed messages or paused reading.
+    public var shedReportInterval: Duration = .seconds(10)
     /// Set by an mqtts:// URL: TLS is used even without `tlsCAFile`, trusting the OS CA store.
     var tlsRequired = false
 

@@ -45,6 +45,41 @@ public struct MQTTWill: Sendable {
     }
 }
 
+/// How the broker and the client treat one subscription. The defaults are plain MQTT subscriptions.
+public struct MQTTSubscriptionOptions: Sendable, Hashable {
+    /// MQTT v5 No Local: the broker does not send this client the messages it publishes itself.
+    /// Not allowed on shared subscriptions (`$share/...`).
+    public var noLocal: Bool
+    /// MQTT v5 Retain As Published: messages forwarded live keep the retain flag they were
+    /// published with (by default the broker clears it on live messages and sets it only on
+    /// retained messages sent when subscribing).
+    public var retainAsPublished: Bool
+    /// Client-side: messages matching this filter may be shed when the consumer falls behind
+    /// (one waiting per topic, `MQTTClientConfiguration.coalescingBufferSize` in all), so they
+    /// can never crowd out other messages. For periodic messages where only the latest matters
+    /// (heartbeats). A message is coalescing when its topic matches any coalescing subscription.
+    public var coalescing: Bool
+
+    public init(noLocal: Bool = false, retainAsPublished: Bool = false, coalescing: Bool = false) {
+        self.noLocal = noLocal
+        self.retainAsPublished = retainAsPublished
+        self.coalescing = coalescing
+    }
+}
+
+/// A subscription the client refuses (and does not remember).
+public enum MQTTSubscriptionError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// MQTT v5 §3.8.3.1: No Local on a shared subscription is a protocol error.
+    case noLocalOnSharedSubscription(String)
+
+    public var description: String {
+        switch self {
+        case .noLocalOnSharedSubscription(let filter):
+            "MQTT subscription '\(filter)': No Local is not allowed on a shared subscription"
+        }
+    }
+}
+
 public enum MQTTClientEvent: Sendable {
     case connected
     case disconnected(reason: String)

@@ -7,9 +7,9 @@ import Testing
 @Suite(.serialized) struct MQTTClientTests {
     @Test func roundTripQoS0QoS1AndQoS2() async throws {
         let broker = try await MosquittoBroker()
-        let client = try makeClient(broker, id: "roundtrip")
+        let client = try makeMQTTClient(broker, id: "roundtrip")
         defer { client.stop() }
-        let log = EventLog(client)
+        let log = MQTTEventLog(client)
         client.subscribe(try MQTTTopicFilter("rt/+"), qos: .exactlyOnce)
         client.start()
         #expect(await client.waitUntilConnected(timeout: .seconds(5)))
@@ -38,7 +38,7 @@ import Testing
 
     @Test func flushWaitsForManyQoS1Acks() async throws {
         let broker = try await MosquittoBroker()
-        let client = try makeClient(broker, id: "flush")
+        let client = try makeMQTTClient(broker, id: "flush")
         defer { client.stop() }
         client.start()
         #expect(await client.waitUntilConnected(timeout: .seconds(5)))
@@ -53,7 +53,7 @@ import Testing
 
     @Test func retainedMessageIsDeliveredToLaterSubscriber() async throws {
         let broker = try await MosquittoBroker()
-        let publisher = try makeClient(broker, id: "retain-pub")
+        let publisher = try makeMQTTClient(broker, id: "retain-pub")
         defer { publisher.stop() }
         publisher.start()
         #expect(await publisher.waitUntilConnected(timeout: .seconds(5)))
@@ -61,9 +61,9 @@ import Testing
         #expect(publisher.publish(status, payload: Array("online".utf8), qos: .atLeastOnce, retain: true) == .sent)
         #expect(await publisher.flush(timeout: .seconds(5)))
 
-        let subscriber = try makeClient(broker, id: "retain-sub")
+        let subscriber = try makeMQTTClient(broker, id: "retain-sub")
         defer { subscriber.stop() }
-        let log = EventLog(subscriber)
+        let log = MQTTEventLog(subscriber)
         subscriber.subscribe(try MQTTTopicFilter("status/#"), qos: .atLeastOnce)
         subscriber.start()
         let message = try #require(await log.message(on: "status/hub"))
@@ -73,9 +73,9 @@ import Testing
 
     @Test func correlationDataSurvivesRoundTrip() async throws {
         let broker = try await MosquittoBroker()
-        let client = try makeClient(broker, id: "correlation")
+        let client = try makeMQTTClient(broker, id: "correlation")
         defer { client.stop() }
-        let log = EventLog(client)
+        let log = MQTTEventLog(client)
         client.subscribe(try MQTTTopicFilter("req/#"), qos: .atLeastOnce)
         client.start()
         #expect(await client.waitUntilConnected(timeout: .seconds(5)))
@@ -90,12 +90,12 @@ import Testing
 
     @Test func responseTopicAndCorrelationDataFromMosquittoPub() async throws {
         let broker = try await MosquittoBroker()
-        let client = try makeClient(broker, id: "response")
+        let client = try makeMQTTClient(broker, id: "response")
         defer { client.stop() }
-        let log = EventLog(client)
+        let log = MQTTEventLog(client)
         client.subscribe(try MQTTTopicFilter("cmd/#"), qos: .atLeastOnce)
         client.start()
-        try await ensureSubscribed(client, log, topic: "cmd/probe")
+        try await ensureMQTTSubscribed(client, log, topic: "cmd/probe")
 
         let pub = try ChildProcess("/usr/bin/mosquitto_pub", arguments: [
             "-h", "127.0.0.1", "-p", "\(broker.port)", "-V", "mqttv5", "-q", "1", "-t", "cmd/start", "-m", "go",
@@ -111,14 +111,14 @@ import Testing
 
     @Test func willIsNotPublishedOnCleanStop() async throws {
         let broker = try await MosquittoBroker()
-        let observer = try makeClient(broker, id: "will-observer")
+        let observer = try makeMQTTClient(broker, id: "will-observer")
         defer { observer.stop() }
-        let log = EventLog(observer)
+        let log = MQTTEventLog(observer)
         observer.subscribe(try MQTTTopicFilter("will/#"), qos: .atLeastOnce)
         observer.start()
-        try await ensureSubscribed(observer, log, topic: "will/probe")
+        try await ensureMQTTSubscribed(observer, log, topic: "will/probe")
 
-        let client = try makeClient(broker, id: "will-clean") {
+        let client = try makeMQTTClient(broker, id: "will-clean") {
             $0.will = MQTTWill(topic: try MQTTTopic("will/clean"), payload: Array("gone".utf8), qos: .atLeastOnce)
         }
         client.start()
@@ -133,12 +133,12 @@ import Testing
     /// so the broker publishes the will the client registered in its CONNECT.
     @Test func willIsPublishedWhenConnectionIsCutAbruptly() async throws {
         let broker = try await MosquittoBroker()
-        let observer = try makeClient(broker, id: "will-observer")
+        let observer = try makeMQTTClient(broker, id: "will-observer")
         defer { observer.stop() }
-        let log = EventLog(observer)
+        let log = MQTTEventLog(observer)
         observer.subscribe(try MQTTTopicFilter("will/#"), qos: .atLeastOnce)
         observer.start()
-        try await ensureSubscribed(observer, log, topic: "will/probe")
+        try await ensureMQTTSubscribed(observer, log, topic: "will/probe")
 
         let relay = try TCPRelay(upstreamPort: broker.port)
         defer { relay.abort() }
@@ -146,7 +146,7 @@ import Testing
         configuration.will = MQTTWill(topic: try MQTTTopic("will/abrupt"), payload: Array("lost".utf8), qos: .atLeastOnce)
         let client = MQTTClient(configuration: configuration, logger: testLogger)
         defer { client.stop() }
-        let clientLog = EventLog(client)
+        let clientLog = MQTTEventLog(client)
         client.start()
         #expect(await client.waitUntilConnected(timeout: .seconds(5)))
         relay.abort()
@@ -159,9 +159,9 @@ import Testing
 
     @Test func reconnectsAndResubscribesAfterBrokerRestart() async throws {
         let broker = try await MosquittoBroker()
-        let client = try makeClient(broker, id: "reconnect")
+        let client = try makeMQTTClient(broker, id: "reconnect")
         defer { client.stop() }
-        let log = EventLog(client)
+        let log = MQTTEventLog(client)
         client.subscribe(try MQTTTopicFilter("re/#"), qos: .atLeastOnce)
         client.start()
         #expect(await client.waitUntilConnected(timeout: .seconds(5)))
@@ -187,7 +187,7 @@ import Testing
     @Test func publishWhileDisconnectedIsDropped() async throws {
         let broker = try await MosquittoBroker()
         broker.stop()
-        let client = try makeClient(broker, id: "offline")
+        let client = try makeMQTTClient(broker, id: "offline")
         defer { client.stop() }
         client.start()
         #expect(await !client.waitUntilConnected(timeout: .milliseconds(300)))
@@ -206,8 +206,8 @@ import Testing
 
     @Test func stopIsIdempotentAndFinishesEvents() async throws {
         let broker = try await MosquittoBroker()
-        let client = try makeClient(broker, id: "stopper")
-        let log = EventLog(client)
+        let client = try makeMQTTClient(broker, id: "stopper")
+        let log = MQTTEventLog(client)
         client.start()
         #expect(await client.waitUntilConnected(timeout: .seconds(5)))
         let clock = ContinuousClock()
@@ -220,10 +220,41 @@ import Testing
         client.start()
         #expect(!client.isConnected)
 
-        let neverStarted = try makeClient(broker, id: "never")
+        let neverStarted = try makeMQTTClient(broker, id: "never")
         neverStarted.stop()
         neverStarted.stop()
-        #expect(await EventLog(neverStarted).waitUntilFinished(timeout: .seconds(1)))
+        #expect(await MQTTEventLog(neverStarted).waitUntilFinished(timeout: .seconds(1)))
+    }
+
+    /// A broker that refuses every CONNECT (MQTT v5 CONNACK "not authorized"): the client keeps
+    /// retrying with its backoff, and its loop neither spins nor reports a connection.
+    @Test func aRefusedConnectIsRetriedWithBackoffWithoutSpinning() async throws {
+        let port = try freeLoopbackPort()
+        let directory = try makeTemporaryDirectory(prefix: "mosquitto-refusing")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = directory.appendingPathComponent("mosquitto.conf")
+        try "listener \(port) 127.0.0.1\nallow_anonymous false\npersistence false\n".write(to: config, atomically: true, encoding: .utf8)
+        let broker = try ChildProcess(MosquittoBroker.executable, arguments: ["-c", config.path], directory: directory)
+        defer { broker.kill() }
+        #expect(await poll(timeout: .seconds(5)) { canConnect(toLoopbackPort: port) })
+
+        let lines = CapturedLines()
+        var logger = Logger(label: "refused") { _ in CapturedLinesHandler(lines: lines) }
+        logger.logLevel = .debug
+        var configuration = MQTTClientConfiguration(host: "127.0.0.1", port: port, clientID: "refused")
+        configuration.reconnectDelayMax = .milliseconds(400)
+        let client = MQTTClient(configuration: configuration, logger: logger)
+        defer { client.stop() }
+        let log = MQTTEventLog(client)
+        client.start()
+        try await Task.sleep(for: .milliseconds(1500))
+        let refusals = lines.count("mqtt connection refused")
+        // 100, 200, 400, 400... ms between attempts: a handful in 1.5 s, not thousands.
+        #expect((2...12).contains(refusals), "\(refusals) refusals")
+        #expect(!client.isConnected)
+        #expect(log.count { if case .connected = $0 { true } else { false } } == 0)
+        let clock = ContinuousClock()
+        #expect(clock.measure { client.stop() } < .seconds(1))
     }
 
     @Test func configurationParsesURLs() throws {
@@ -249,7 +280,7 @@ private let testLogger: Logger = {
     return logger
 }()
 
-private func makeClient(
+func makeMQTTClient(
     _ broker: MosquittoBroker, id: String, configure: (inout MQTTClientConfiguration) throws -> Void = { _ in }
 ) throws -> MQTTClient {
     var configuration = try MQTTClientConfiguration(url: broker.url, clientID: id)
@@ -260,14 +291,14 @@ private func makeClient(
 
 /// Waits for connect, then proves the subscription is active: a publish on the same connection is
 /// processed by the broker after the SUBSCRIBE, so once it comes back, other clients' messages arrive too.
-private func ensureSubscribed(_ client: MQTTClient, _ log: EventLog, topic: String) async throws {
+func ensureMQTTSubscribed(_ client: MQTTClient, _ log: MQTTEventLog, topic: String) async throws {
     #expect(await client.waitUntilConnected(timeout: .seconds(5)))
     #expect(client.publish(try MQTTTopic(topic), payload: [], qos: .atLeastOnce) == .sent)
     try #require(await log.message(on: topic) != nil)
 }
 
 /// Drains a client's event stream in the background so tests can wait for events with a timeout.
-private final class EventLog: Sendable {
+final class MQTTEventLog: Sendable {
     private let events = Mutex<[MQTTClientEvent]>([])
     private let finished = Mutex(false)
 
@@ -308,6 +339,25 @@ private final class EventLog: Sendable {
     func waitUntilFinished(timeout: Duration) async -> Bool {
         await poll(timeout: timeout) { finished.withLock { $0 } }
     }
+}
+
+private final class CapturedLines: Sendable {
+    private let lines = Mutex<[String]>([])
+    func append(_ line: String) { lines.withLock { $0.append(line) } }
+    func count(_ message: String) -> Int { lines.withLock { $0.filter { $0 == message }.count } }
+}
+
+private struct CapturedLinesHandler: LogHandler {
+    let lines: CapturedLines
+    var logLevel: Logger.Level = .trace
+    var metadata: Logger.Metadata = [:]
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) { lines.append(event.message.description) }
 }
 
 /// Re-evaluates `condition` every 10 ms until it holds (true) or `timeout` passes (false).
