@@ -10,6 +10,29 @@ public protocol MessageTransport: Sendable {
     /// Subscriptions are remembered and renewed on every reconnect.
     func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions)
     func unsubscribe(_ filter: String)
+    /// What the connection's inbound queue did: heartbeats shed under a flood, entries waiting.
+    var inboundStatistics: InboundStatistics { get }
+}
+
+extension MessageTransport {
+    public var inboundStatistics: InboundStatistics { InboundStatistics() }
+}
+
+/// The inbound side of the broker connection, for `/metrics`.
+public struct InboundStatistics: Sendable, Equatable {
+    /// Redundant heartbeats shed since the start (a newer one on a topic that already had one
+    /// waiting, or past the bound on waiting heartbeats). Nothing else is ever shed.
+    public var shed = 0
+    /// Messages and connection events waiting for the hub now.
+    public var queued = 0
+    /// Times reading from the broker paused because requests and reports were waiting.
+    public var backpressureEvents = 0
+
+    public init(shed: Int = 0, queued: Int = 0, backpressureEvents: Int = 0) {
+        self.shed = shed
+        self.queued = queued
+        self.backpressureEvents = backpressureEvents
+    }
 }
 
 /// How the hub wants the broker (and its client) to treat a subscription.
@@ -106,6 +129,9 @@ public actor Hub {
     }
 
     public var topics: TopicScheme { core.topics }
+
+    /// The broker connection's inbound queue (read without waiting for the actor).
+    public nonisolated var inboundStatistics: InboundStatistics { publisher.inboundStatistics }
 
     /// Recovers sessions from the store (locking what ended while the hub was down) and starts
     /// the timers. Publishes that cannot go out yet are repeated by `connected()`.

@@ -24,7 +24,18 @@ struct MQTTTransport: MessageTransport {
             logger.warning("refused to subscribe to an invalid filter", metadata: ["mqtt.filter": "\(filter)"])
             return
         }
-        client.subscribe(valid, qos: qos == .atLeastOnce ? .atLeastOnce : .atMostOnce)
+        let mqttOptions = MQTTSubscriptionOptions(
+            noLocal: options.noLocal, retainAsPublished: options.retainAsPublished, coalescing: options.coalescing)
+        do {
+            try client.subscribe(valid, qos: qos == .atLeastOnce ? .atLeastOnce : .atMostOnce, options: mqttOptions)
+        } catch {
+            logger.error("refused to subscribe", metadata: ["mqtt.filter": "\(filter)", "error": "\(error)"])
+        }
+    }
+
+    var inboundStatistics: InboundStatistics {
+        let s = client.statistics
+        return InboundStatistics(shed: s.shedMessages, queued: s.queuedMessages, backpressureEvents: s.backpressureEvents)
     }
 
     func unsubscribe(_ filter: String) {

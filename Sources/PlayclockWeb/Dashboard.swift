@@ -276,6 +276,12 @@ public struct Dashboard: Sendable {
             registry.makeGauge(name: "playclock_stations_by_status", labels: [("status", status.rawValue)], help: "Stations by status")
                 .set(Int64(summary.byStatus[status] ?? 0))
         }
+        let inbound = hub.inboundStatistics
+        registry.makeGauge(name: "playclock_mqtt_inbound_shed", help: "Redundant heartbeats shed by the hub's inbound queue since it started (nothing else is ever shed)")
+            .set(Int64(inbound.shed))
+        registry.makeGauge(name: "playclock_mqtt_inbound_queued", help: "Messages waiting for the hub").set(Int64(inbound.queued))
+        registry.makeGauge(name: "playclock_mqtt_inbound_backpressure", help: "Times the hub paused reading from the broker since it started")
+            .set(Int64(inbound.backpressureEvents))
         registry.makeGauge(name: "playclock_dashboard_live_clients", help: "Open live feeds (dashboards and boards)")
             .set(Int64(hub.feed.watcherCount))
         registry.makeGauge(name: "playclock_http_connections", help: "Open dashboard HTTP connections").set(Int64(connections.open))
