@@ -252,7 +252,7 @@ struct HubEndToEndTests {
         let result = try runTool(
             "/usr/bin/mosquitto_rr",
             ["-h", "127.0.0.1", "-p", "\(h.broker.port)", "-V", "mqttv5", "-t", "playclock/hub/request/station/get",
-             "-e", "tools/replies/one", "-m", "{\"station\":\"CON-01\"}"],
+             "-e", "playclock/hub/response/tools/one", "-m", "{\"station\":\"CON-01\"}"],
             timeout: .seconds(5))
         #expect(result.status == 0, "mosquitto_rr got no answer: \(result.output)")
         let answer = try #require(try? JSONCoding.decode(Array(result.output.utf8)))
