@@ -30,7 +30,8 @@ struct PlayclockBench: AsyncParsableCommand {
                         commands over HTTP, timed to the response, to the station's state frame \
                         at every feed and to the agent; the hub's CPU and peak RSS;
               flood     --flood-stations PCs heartbeating normally, then a burst of \
-                        --flood-messages hostile heartbeats (valid {"seq":n} and malformed) \
+                        --flood-messages hostile heartbeats ({"seq":n}, some changing an agent field, some of \
+                        4 KiB, a tenth malformed) \
                         published as fast as possible on a few stations' heartbeat topics, with \
                         --flood-requests staff requests (station/get, session/start, \
                         session/stop) interleaved: requests answered, request -> response during \
