@@ -157,11 +157,11 @@ final class HubProcess {
 /// The dashboard settings of a hub that serves it (every other phase runs with `--http off`).
 struct HubHTTPSettings {
     var port: Int
-    /// `account:bcrypt` lines.
-    var usersFile: String
-    var boardTokenFile: String
-    /// Account -> role (viewer, cashier, manager), the config's `roles`.
-    var roles: [String: String]
+    /// `account:bcrypt` lines (nil: nobody can sign in, e.g. a hub served only for `/metrics`).
+    var usersFile: String?
+    var boardTokenFile: String?
+    /// Account -> role (viewer, cashier, manager), the config's `roles` (none: left out).
+    var roles: [String: String] = [:]
 }
 
 /// Writes the hub's venue file (the PCs, and consoles switched by Tasmota plugs) and its config
@@ -188,8 +188,11 @@ func writeHubFiles(
         ],
     ]
     if let http {
-        config["http"] = ["listen": "127.0.0.1:\(http.port)", "users_file": http.usersFile, "board_token_file": http.boardTokenFile]
-        config["roles"] = http.roles
+        var settings: [String: Any] = ["listen": "127.0.0.1:\(http.port)"]
+        if let users = http.usersFile { settings["users_file"] = users }
+        if let token = http.boardTokenFile { settings["board_token_file"] = token }
+        config["http"] = settings
+        if !http.roles.isEmpty { config["roles"] = http.roles }
     }
     let file = directory.appendingPathComponent("playclockd.json")
     try JSONSerialization.data(withJSONObject: config, options: [.prettyPrinted]).write(to: file)

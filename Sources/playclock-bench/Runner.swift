@@ -42,6 +42,7 @@ final class Runner {
             }
         }
         if plan.phases.contains("dashboard") { try await dashboardPhase() }
+        if plan.phases.contains("flood") { try await floodPhase() }
         if plan.phases.contains("soak") { try await soak() }
 
         var text = ""

@@ -29,11 +29,20 @@ struct PlayclockBench: AsyncParsableCommand {
                         feeds (/api/live) open at --dashboard-stations stations: --requests \
                         commands over HTTP, timed to the response, to the station's state frame \
                         at every feed and to the agent; the hub's CPU and peak RSS;
+              flood     --flood-stations PCs heartbeating normally, then a burst of \
+                        --flood-messages hostile heartbeats ({"seq":n}, some changing an agent field, some of \
+                        4 KiB, a tenth malformed) \
+                        published as fast as possible on a few stations' heartbeat topics, with \
+                        --flood-requests staff requests (station/get, session/start, \
+                        session/stop) interleaved: requests answered, request -> response during \
+                        the flood, the hub's RSS before, at its peak and 10 s after, the lines \
+                        the hub logged, command.rejected rows in SQLite and the shed counters \
+                        of /metrics;
               soak      --soak-seconds of churn (start, extend, stop, agents dropping off, \
                         malformed payloads), then the SQLite ledger is checked against what the \
                         agents saw.
             --phases picks some of scale (with expiry and recovery, which run in its venues), \
-            dashboard and soak; the report then has only their sections and targets.
+            dashboard, flood and soak; the report then has only their sections and targets.
             --quick runs every phase at small N in seconds (the test suite does, so it cannot rot). \
             Latencies are wall-clock times taken on the MQTT network threads of the bench process \
             (the dashboard's on its HTTP reader threads).
@@ -61,7 +70,13 @@ struct PlayclockBench: AsyncParsableCommand {
     var dashboardStations: Int?
     @Option(name: .long, help: "Live feeds open in the dashboard phase (default 50; quick 3).")
     var dashboardWatchers: Int?
-    @Option(name: .long, help: "Comma-separated phases to run, of scale, dashboard, soak (default all; scale includes expiry and recovery).")
+    @Option(name: .long, help: "Hostile heartbeats in the flood phase's burst (default 10000; quick 2000).")
+    var floodMessages: Int?
+    @Option(name: .long, help: "Staff requests interleaved through the flood (default 100; quick 20).")
+    var floodRequests: Int?
+    @Option(name: .long, help: "PCs heartbeating normally in the flood phase (default 200; quick 20).")
+    var floodStations: Int?
+    @Option(name: .long, help: "Comma-separated phases to run, of scale, dashboard, flood, soak (default all; scale includes expiry and recovery).")
     var phases: String?
     @Option(name: .long, help: "Agent heartbeat interval in seconds (default 5).")
     var heartbeatInterval = 5
@@ -85,6 +100,9 @@ struct PlayclockBench: AsyncParsableCommand {
         if let r = requests, !(1...100_000).contains(r) { throw ValidationError("--requests must be in 1...100000") }
         if let n = dashboardStations, !(10...10_000).contains(n) { throw ValidationError("--dashboard-stations must be in 10...10000") }
         if let w = dashboardWatchers, !(1...200).contains(w) { throw ValidationError("--dashboard-watchers must be in 1...200") }
+        if let m = floodMessages, !(100...1_000_000).contains(m) { throw ValidationError("--flood-messages must be in 100...1000000") }
+        if let r = floodRequests, !(1...10_000).contains(r) { throw ValidationError("--flood-requests must be in 1...10000") }
+        if let n = floodStations, !(10...1000).contains(n) { throw ValidationError("--flood-stations must be in 10...1000") }
         _ = try phaseList()
         guard (1...3600).contains(heartbeatInterval) else { throw ValidationError("--heartbeat-interval must be in 1...3600") }
     }
@@ -96,7 +114,7 @@ struct PlayclockBench: AsyncParsableCommand {
         return list.sorted()
     }
 
-    static let allPhases = ["scale", "dashboard", "soak"]
+    static let allPhases = ["scale", "dashboard", "flood", "soak"]
 
     func phaseList() throws -> Set<String> {
         guard let phases else { return Set(Self.allPhases) }
@@ -132,6 +150,9 @@ struct PlayclockBench: AsyncParsableCommand {
             soakStations: soakStations ?? (quick ? 30 : 200),
             dashboardStations: dashboardStations ?? (quick ? 20 : 1000),
             dashboardWatchers: dashboardWatchers ?? (quick ? 3 : 50),
+            floodMessages: floodMessages ?? (quick ? 2000 : 10_000),
+            floodRequests: floodRequests ?? (quick ? 20 : 100),
+            floodStations: floodStations ?? (quick ? 20 : 200),
             phases: try phaseList(),
             heartbeatSeconds: heartbeatInterval, quick: quick)
         let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
@@ -155,6 +176,9 @@ struct Plan {
     var soakStations: Int
     var dashboardStations: Int
     var dashboardWatchers: Int
+    var floodMessages: Int
+    var floodRequests: Int
+    var floodStations: Int
     /// Of PlayclockBench.allPhases.
     var phases: Set<String>
     var heartbeatSeconds: Int

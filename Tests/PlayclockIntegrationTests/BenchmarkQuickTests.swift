@@ -4,7 +4,8 @@ import Testing
 /// The benchmark's quick mode runs in the suite so that it cannot rot: every phase against the
 /// real playclockd, simulator and mosquitto. Its figures are printed, never asserted (timing
 /// belongs to BENCHMARKS.md); what is asserted is that every phase ran, that the soak's ledger
-/// checks found nothing lost, and that every dashboard change reached every live feed and agent.
+/// checks found nothing lost, that every dashboard change reached every live feed and agent, and
+/// that every staff request sent during the flood was answered.
 @Suite struct BenchmarkQuickTests {
     @Test func quickBenchmarkRunsEveryPhaseAndLosesNothing() async throws {
         let directory = try makeTemporaryDirectory(prefix: "bench")
@@ -38,7 +39,7 @@ import Testing
         print(output)
         #expect(process.terminationStatus == 0, "bench failed:\n\(output)")
         let text = try String(contentsOf: report, encoding: .utf8)
-        for heading in ["## Scale", "## Expiry", "## Recovery", "## Dashboard", "## Soak", "## Targets"] {
+        for heading in ["## Scale", "## Expiry", "## Recovery", "## Dashboard", "## Flood", "## Soak", "## Targets"] {
             #expect(text.contains(heading), "missing \(heading) in:\n\(text)")
         }
         // Two scales measured, each with a figure in every column.
@@ -65,6 +66,10 @@ import Testing
             #expect(line?.hasSuffix("| 0 |") == true, "dashboard row \(row) has missing samples:\n\(text)")
         }
         #expect(lines.contains { $0.contains("| 3 of 3 |") }, "a live feed ended during the dashboard phase:\n\(text)")
+        // Flood: 2,000 hostile heartbeats; every one of the 20 staff requests sent meanwhile is answered.
+        let flood = lines.first { $0.hasPrefix("| staff requests answered (ok / refused) |") }
+        #expect(flood?.hasPrefix("| staff requests answered (ok / refused) | 20 of 20 ") == true,
+                "a staff request sent during the flood was not answered:\n\(text)")
         let samples = try String(contentsOf: directory.appendingPathComponent("samples.csv"), encoding: .utf8)
         #expect(samples.split(separator: "\n").count > 100)
     }
