@@ -26,7 +26,7 @@ def test_the_hub_keeps_time_while_its_dashboard_port_is_taken_and_serves_once_it
             assert status.stdout.strip() == "online"
             answer = subprocess.run(
                 ["mosquitto_rr", "-h", "127.0.0.1", "-p", str(venue.broker_port), "-t", "playclock/users/boss/request/session/start",
-                 "-e", "probe/response", "-m", '{"station":"PC-06","minutes":10}', "-W", "5"],
+                 "-e", "playclock/users/boss/response/probe", "-m", '{"station":"PC-06","minutes":10}', "-W", "5"],
                 capture_output=True, text=True, timeout=10)
             assert '"status":"ok"' in answer.stdout, answer.stdout + answer.stderr
             wait_until(lambda: venue.arrivals("PC-06", "unlock"), what="PC-06 unlocked while the dashboard is down")
