@@ -20,6 +20,11 @@ struct PlayclockDaemon: AsyncParsableCommand {
             SIGTERM or SIGINT stops it gracefully (hub/status becomes "offline"). If a stored station \
             or running session is damaged it does not start: it names every damaged row and exits \
             with status 3 (see `playclock db check`).
+
+            Requests are answered only on the sender's own response topics (an MQTT v5 Response \
+            Topic elsewhere is refused), retained requests are refused and cleared, repeated refusals \
+            are stored once per 10 s with a count, and events are kept per the config's "events" \
+            section. Under a heartbeat flood only redundant heartbeats are shed (/metrics).
             """)
 
     @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, events, policy).")
