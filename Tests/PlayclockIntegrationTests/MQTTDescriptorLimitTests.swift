@@ -37,18 +37,27 @@ import Testing
         try await ensureMQTTSubscribed(client, log, topic: "fd/before")
         #expect(client.socketDescriptor >= 1024, "socket \(client.socketDescriptor)")
 
-        broker.stop()  // SIGKILL
-        // Dropping the broker's process object frees a few low descriptors: fill them again.
-        try held.refill()
-        try await broker.restart()  // the same port again
-        #expect(await log.first { if case .disconnected(let reason) = $0 { reason } else { nil } } != nil)
-        let deadline = ContinuousClock.now + .seconds(10)
-        while log.count({ if case .connected = $0 { true } else { false } }) < 2, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(10))
+        // Killing and restarting the broker (and whatever else the test process closes meanwhile)
+        // frees low descriptors, and the kernel hands out the lowest free one: keep filling them
+        // until the client is back. Should one still slip through, the round is repeated, so
+        // the test really sees a reconnect on a socket above 1023.
+        func connections() -> Int { log.count { if case .connected = $0 { true } else { false } } }
+        var highReconnects = 0
+        for round in 1...3 where highReconnects == 0 {
+            broker.stop()  // SIGKILL
+            try held.refill()
+            try await broker.restart()  // the same port again
+            let deadline = ContinuousClock.now + .seconds(10)
+            while connections() < round + 1, ContinuousClock.now < deadline {
+                try held.fillGaps()
+                try await Task.sleep(for: .milliseconds(2))
+            }
+            #expect(connections() == round + 1, "reconnected after broker restart \(round)")
+            if client.socketDescriptor >= 1024 { highReconnects += 1 }
         }
-        #expect(log.count { if case .connected = $0 { true } else { false } } == 2)
+        #expect(await log.first { if case .disconnected(let reason) = $0 { reason } else { nil } } != nil)
         #expect(client.isConnected)
-        #expect(client.socketDescriptor >= 1024, "socket \(client.socketDescriptor)")
+        #expect(highReconnects == 1, "reconnected on a socket above 1023 (last: \(client.socketDescriptor))")
 
         // The fresh broker has no session: the round trip works only if the client subscribed again.
         try await ensureMQTTSubscribed(client, log, topic: "fd/after")
@@ -93,6 +102,19 @@ private final class HeldDescriptors {
             }
             descriptors.append(fd)
             if fd >= target { return }
+        }
+    }
+
+    /// Takes every free descriptor below `target` again, opening none above it.
+    func fillGaps() throws {
+        while true {
+            let fd = open("/dev/null", O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else { throw ChildProcessError(description: "could not open a descriptor: errno \(errno)") }
+            if fd >= target {
+                Foundation.close(fd)
+                return
+            }
+            descriptors.append(fd)
         }
     }
 
