@@ -138,16 +138,8 @@ public actor Hub {
     public func start() throws {
         let now = clock.now()
         let lastAlive = try store.lastAlive()
-        core.beginChange()
-        let actions = core.recover(lastAlive: lastAlive, now: now)
-        do {
-            try execute(actions)
-            try store.recordAlive(now)
-        } catch {
-            core.rollbackChange()
-            throw error
-        }
-        core.commitChange()
+        try transact { core in core.recover(lastAlive: lastAlive, now: now) }
+        try store.recordAlive(now)
         let topics = core.topics
         publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce, options: .heartbeats)
         publisher.subscribe(topics.agentFilter, qos: .atLeastOnce, options: .plain)
@@ -234,19 +226,18 @@ public actor Hub {
                     logger.debug("ignored implausible plug reading", metadata: ["mqtt.topic": "\(message.topic)"])
                 }
             }
-            core.beginChange()
-            guard let actions = core.plugMessage(topic: message.topic, payload: message.payload, now: now) else {
-                // No plug is bound to the topic: nothing was changed.
-                core.commitChange()
-                logger.debug("ignored message on unexpected topic", metadata: ["mqtt.topic": "\(message.topic)"])
-                return
-            }
             do {
-                try execute(actions)
-                core.commitChange()
-                if !actions.isEmpty { reschedule() }
+                let bound = try transact { core in
+                    let actions = core.plugMessage(topic: message.topic, payload: message.payload, now: now)
+                    return (value: actions != nil, actions: actions ?? [])
+                }
+                if !bound.value {
+                    // No plug is bound to the topic: nothing was changed.
+                    logger.debug("ignored message on unexpected topic", metadata: ["mqtt.topic": "\(message.topic)"])
+                } else if !bound.actions.isEmpty {
+                    reschedule()
+                }
             } catch {
-                core.rollbackChange()
                 logger.error("store write failed", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
             }
         }
@@ -264,22 +255,17 @@ public actor Hub {
     private func apply(
         station: String, topic: String, now: Timestamp, _ body: (inout HubCore) throws -> [HubAction]
     ) {
-        core.beginChange()
         do {
-            let actions = try body(&core)
-            try execute(actions)
-            core.commitChange()
+            let actions = try transact(body)
             // A heartbeat that changes nothing only moves its own offline deadline later, which
             // can never make the scheduled timer late (at worst it fires once with nothing due):
             // skip replacing the timer task on every heartbeat.
             if !actions.isEmpty { reschedule() }
         } catch let error as CommandError {
-            core.rollbackChange()
             logger.debug("ignored station message", metadata: [
                 "station.id": "\(station)", "mqtt.topic": "\(topic)", "error.code": "\(error.code)",
             ])
         } catch {
-            core.rollbackChange()
             logger.error("store write failed", metadata: ["mqtt.topic": "\(topic)", "error": "\(error)"])
         }
     }
@@ -345,30 +331,25 @@ public actor Hub {
         case .failure(let failure):
             transaction = failure.transaction
             result = .failure(failure.error)
-            core.beginChange()
             do {
-                let actions = core.rejected(verb: verb, error: failure.error, now: now, actor: user)
-                try execute(actions)
-                core.commitChange()
+                let actions = try transact { core in core.rejected(verb: verb, error: failure.error, now: now, actor: user) }
                 recordedRefusal = !actions.isEmpty
             } catch {
-                core.rollbackChange()
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
             }
             reschedule()
         case .success(let request):
             transaction = request.transaction
-            core.beginChange()
-            let outcome = core.handle(
-                request.command, verb: verb, newSessionID: UUID().uuidString.lowercased(), now: now, actor: user)
+            let sessionID = UUID().uuidString.lowercased()
             do {
-                try execute(outcome.actions)
-                core.commitChange()
-                result = outcome.result
-                if case .failure = outcome.result { recordedRefusal = outcome.actions.contains(where: \.isStoreWrite) }
+                let outcome = try transact { core in
+                    let outcome = core.handle(request.command, verb: verb, newSessionID: sessionID, now: now, actor: user)
+                    return (value: outcome.result, actions: outcome.actions)
+                }
+                result = outcome.value
+                if case .failure = outcome.value { recordedRefusal = outcome.actions.contains(where: \.isStoreWrite) }
                 syncPlugSubscriptions()
             } catch {
-                core.rollbackChange()
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
                 result = .failure(CommandError("storage_failed", "the hub could not store the change; nothing was changed"))
             }
@@ -399,6 +380,32 @@ public actor Hub {
     }
 
     // MARK: - Executing actions
+
+    /// One step of the hub: applies `step` to the core inside a change, then carries out its
+    /// actions (store writes in one transaction, then every publish). If the step throws or the
+    /// store refuses, the core is put back exactly as it was, nothing is published, and the
+    /// error is rethrown. Every change to the core goes through here.
+    @discardableResult
+    private func transact<Value>(
+        _ step: (inout HubCore) throws -> (value: Value, actions: [HubAction])
+    ) throws -> (value: Value, actions: [HubAction]) {
+        core.beginChange()
+        do {
+            let result = try step(&core)
+            try execute(result.actions)
+            core.commitChange()
+            return result
+        } catch {
+            core.rollbackChange()
+            throw error
+        }
+    }
+
+    /// `transact` for a step that only returns actions.
+    @discardableResult
+    private func transact(_ step: (inout HubCore) throws -> [HubAction]) throws -> [HubAction] {
+        try transact { core in (value: (), actions: try step(&core)) }.actions
+    }
 
     /// Store writes of one step in one transaction, then every publish. Throws (having published
     /// nothing) when the store refuses; the caller rolls the core's change back.
@@ -455,14 +462,12 @@ public actor Hub {
 
     private func timerFired() {
         timerDeadline = nil
-        core.beginChange()
+        let now = clock.now()
         do {
-            try execute(core.tick(now: clock.now()))
-            core.commitChange()
+            try transact { core in core.tick(now: now) }
             reschedule()
         } catch {
             // Nothing was published; keep the previous state and try again shortly.
-            core.rollbackChange()
             logger.error("store write failed on timer; retrying", metadata: ["error": "\(error)"])
             let clock = self.clock
             let retryAt = clock.now().monoNanos + 500_000_000
