@@ -71,30 +71,34 @@ public struct HubService: Service {
         // Ready once sessions are recovered and timers run; the broker may still be coming up
         // (the hub keeps reconnecting on its own).
         systemd.notify("READY=1")
-        let watchdog = systemd.watchdogInterval.map { interval in
-            Task {
-                while !Task.isCancelled {
-                    // Fed only when the hub actor answers: a wedged hub gets restarted by systemd.
-                    await hub.ping()
-                    systemd.notify("WATCHDOG=1")
-                    try? await Task.sleep(for: interval)
+        // The watchdog is a child task of this service: it ends with it, never outlives it.
+        await withDiscardingTaskGroup { group in
+            if let interval = systemd.watchdogInterval {
+                group.addTask {
+                    while !Task.isCancelled {
+                        // Fed only when the hub actor answers: a wedged hub gets restarted by systemd.
+                        await hub.ping()
+                        systemd.notify("WATCHDOG=1")
+                        try? await Task.sleep(for: interval)
+                    }
                 }
             }
-        }
-        defer { watchdog?.cancel() }
-        await cancelWhenGracefulShutdown {
-            for await event in client.events {
-                switch event {
-                case .connected:
-                    await hub.connected()
-                case .disconnected(let reason):
-                    logger.warning("hub lost the broker", metadata: ["mqtt.reason": "\(reason)"])
-                    await hub.disconnected()
-                case .message(let m):
-                    await hub.receive(InboundMessage(
-                        topic: m.topic, payload: m.payload, retained: m.retain, responseTopic: m.responseTopic, correlationData: m.correlationData))
+            await cancelWhenGracefulShutdown {
+                for await event in client.events {
+                    switch event {
+                    case .connected:
+                        await hub.connected()
+                    case .disconnected(let reason):
+                        logger.warning("hub lost the broker", metadata: ["mqtt.reason": "\(reason)"])
+                        await hub.disconnected()
+                    case .message(let m):
+                        await hub.receive(InboundMessage(
+                            topic: m.topic, payload: m.payload, retained: m.retain, responseTopic: m.responseTopic,
+                            correlationData: m.correlationData))
+                    }
                 }
             }
+            group.cancelAll()
         }
         systemd.notify("STOPPING=1")
         await hub.shutdown()
