@@ -16,6 +16,8 @@ public struct HubCore: Sendable {
     /// Plug power readings ignored as implausible (not a number, negative, not finite, above
     /// `policy.plugMaxWatts`) since the core was made: they change nothing and raise no alarm.
     public private(set) var implausiblePlugReadings = 0
+    /// Heartbeats ignored because the station's previous one was too recent (see `heartbeat`).
+    public private(set) var redundantHeartbeats = 0
     /// What `rollbackChange` restores besides the journaled entries; nil when no change is open.
     private var checkpoint: Checkpoint?
 
@@ -335,8 +337,18 @@ public struct HubCore: Sendable {
     // MARK: - Presence
 
     /// An agent heartbeat on `R/stations/<id>/heartbeat`: a JSON object with at least `{"seq": n}`.
+    ///
+    /// An online station's heartbeats closer together than a fifth of the heartbeat interval are
+    /// redundant and ignored unread (`redundantHeartbeats`): an agent account flooding its own
+    /// topic, say with a field that changes every time, cannot make the hub republish the
+    /// station's state (to every dashboard) more than five times an interval.
     public mutating func heartbeat(station raw: String, payload: [UInt8], now: Timestamp) throws(CommandError) -> [HubAction] {
         let id = try knownStation(raw)
+        if let entry = entries[id], entry.online == true, let seen = entry.lastSeenMonoNanos,
+           now.monoNanos - seen < policy.heartbeatIntervalSeconds * 200_000_000 {
+            redundantHeartbeats += 1
+            return []
+        }
         guard payload.count <= policy.maxHeartbeatBytes else {
             throw CommandError("payload_too_large", "heartbeat is \(payload.count) bytes; the limit is \(policy.maxHeartbeatBytes)")
         }

@@ -539,6 +539,7 @@ public actor Hub {
     public func summary() -> HubSummary {
         let now = clock.now()
         var summary = HubSummary(brokerConnected: brokerConnected)
+        summary.redundantHeartbeats = core.redundantHeartbeats
         for id in core.stationIDs {
             summary.stations += 1
             if core.isOnline(id) == true { summary.online += 1 }
@@ -581,4 +582,6 @@ public struct HubSummary: Sendable, Equatable {
     public var active = 0
     public var paused = 0
     public var byStatus: [StationStatus: Int] = [:]
+    /// Heartbeats ignored since the start because the station's previous one was too recent.
+    public var redundantHeartbeats = 0
 }

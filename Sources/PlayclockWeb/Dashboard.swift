@@ -276,6 +276,8 @@ public struct Dashboard: Sendable {
             registry.makeGauge(name: "playclock_stations_by_status", labels: [("status", status.rawValue)], help: "Stations by status")
                 .set(Int64(summary.byStatus[status] ?? 0))
         }
+        registry.makeGauge(name: "playclock_heartbeats_ignored", help: "Heartbeats ignored since the start: closer together than a fifth of the interval")
+            .set(Int64(summary.redundantHeartbeats))
         let inbound = hub.inboundStatistics
         registry.makeGauge(name: "playclock_mqtt_inbound_shed", help: "Redundant heartbeats shed by the hub's inbound queue since it started (nothing else is ever shed)")
             .set(Int64(inbound.shed))

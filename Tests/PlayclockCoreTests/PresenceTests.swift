@@ -347,9 +347,28 @@ struct PresenceTests {
         // Same fields, new seq: nothing to publish. Changed fields: state republished.
         hub.run(seconds: 1)
         #expect(try hub.heartbeat(pc1, #"{"seq":18,"locked":true,"version":"1.4.2","user":"guest","temps":[41,43]}"#).isEmpty)
+        hub.run(seconds: 1)
         let changed = try hub.heartbeat(pc1, #"{"seq":19,"locked":true,"version":"1.5.0"}"#)
         #expect(changed.states(pc1).first?["agent"] == ["locked": true, "version": "1.5.0"])
         #expect(changed.eventTypes.isEmpty)
+    }
+
+    /// An agent account flooding its own topic with a field that changes every time cannot make
+    /// the hub republish the station's state more than five times a heartbeat interval.
+    @Test func heartbeatsCloserThanAFifthOfTheIntervalAreIgnored() throws {
+        var hub = TestHub()  // heartbeat interval 5 s: at most one heartbeat a second counts
+        try hub.heartbeat(pc1, #"{"seq":1,"user":"a"}"#)
+        var republished = 0
+        for i in 0..<1000 {
+            hub.advance(millis: 10)
+            let actions = try hub.heartbeat(pc1, #"{"seq":\#(i + 2),"user":"u\#(i)"}"#)
+            republished += actions.states(pc1).count
+        }
+        #expect(republished == 10, "10 s of flood: one state a second")
+        #expect(hub.core.redundantHeartbeats == 990)
+        #expect(hub.core.isOnline(pc1) == true)
+        // Ignored unread: even a malformed one inside the gap changes nothing and throws nothing.
+        #expect(try hub.heartbeat(pc1, "not json").isEmpty)
     }
 
     @Test func consoleBecomesOnlineAndTimesOut() throws {
