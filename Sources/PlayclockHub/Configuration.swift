@@ -177,10 +177,33 @@ public struct HubConfiguration: Sendable, Equatable {
         }
     }
 
-    mutating func applyHTTP(_ fields: [String: JSONValue], source: String) throws(Error) {
-        if let unknown = Set(fields.keys).subtracting(Self.httpKeys).sorted().first {
-            throw Error("config file \(source): unknown http key \"\(unknown)\"")
+    /// One section of the config file (`http`, `events`, `policy`): refuses keys it does not
+    /// know, and reads whole numbers within a range, with the same wording for every section.
+    struct Section {
+        let fields: [String: JSONValue]
+        let name: String
+        let source: String
+
+        init(_ fields: [String: JSONValue], name: String, source: String, allowed: Set<String>) throws(Error) {
+            if let unknown = Set(fields.keys).subtracting(allowed).sorted().first {
+                throw Error("config file \(source): unknown \(name) key \"\(unknown)\"")
+            }
+            self.fields = fields
+            self.name = name
+            self.source = source
         }
+
+        func int(_ key: String, _ range: ClosedRange<Int64>) throws(Error) -> Int64? {
+            guard let value = fields[key] else { return nil }
+            guard let i = value.intValue, range.contains(i) else {
+                throw Error("config file \(source): \(name) \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
+            }
+            return i
+        }
+    }
+
+    mutating func applyHTTP(_ fields: [String: JSONValue], source: String) throws(Error) {
+        let section = try Section(fields, name: "http", source: source, allowed: Self.httpKeys)
         func string(_ key: String) throws(Error) -> String? {
             guard let value = fields[key] else { return nil }
             guard let s = value.stringValue, !s.isEmpty else { throw Error("config file \(source): http \"\(key)\" must be a non-empty string") }
@@ -191,12 +214,7 @@ public struct HubConfiguration: Sendable, Equatable {
         }
         if let v = try string("users_file") { http.usersFile = v }
         if let v = try string("board_token_file") { http.boardTokenFile = v }
-        if let v = fields["session_hours"] {
-            guard let hours = v.intValue, (1...168).contains(hours) else {
-                throw Error("config file \(source): http \"session_hours\" must be a whole number in 1...168")
-            }
-            http.sessionHours = hours
-        }
+        if let hours = try section.int("session_hours", 1...168) { http.sessionHours = hours }
         if let v = fields["secure_cookies"] {
             guard let flag = v.boolValue else { throw Error("config file \(source): http \"secure_cookies\" must be true or false") }
             http.secureCookies = flag
@@ -214,13 +232,7 @@ public struct HubConfiguration: Sendable, Equatable {
             }
             http.trustedProxies = proxies
         }
-        let range = HTTPSettings.maxConnectionsRange
-        if let v = fields["max_connections"] {
-            guard let n = v.intValue, range.contains(n) else {
-                throw Error("config file \(source): http \"max_connections\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-            }
-            http.maxConnections = Int(n)
-        }
+        if let n = try section.int("max_connections", HTTPSettings.maxConnectionsRange) { http.maxConnections = Int(n) }
         if let v = fields["max_live_feeds"] {
             guard let n = v.intValue, n >= 1, n < Int64(http.maxConnections) else {
                 throw Error("config file \(source): http \"max_live_feeds\" must be a whole number from 1 to below max_connections (\(http.maxConnections))")
@@ -248,31 +260,13 @@ public struct HubConfiguration: Sendable, Equatable {
     }
 
     mutating func applyEvents(_ fields: [String: JSONValue], source: String) throws(Error) {
-        if let unknown = Set(fields.keys).subtracting(Self.eventsKeys).sorted().first {
-            throw Error("config file \(source): unknown events key \"\(unknown)\"")
-        }
-        func int(_ key: String, _ range: ClosedRange<Int64>) throws(Error) -> Int64? {
-            guard let value = fields[key] else { return nil }
-            guard let i = value.intValue, range.contains(i) else {
-                throw Error("config file \(source): events \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return i
-        }
-        if let v = try int("retention_days", EventRetention.retentionDaysRange) { events.retentionDays = v }
-        if let v = try int("max_rows", EventRetention.maxRowsRange) { events.maxRows = Int(v) }
+        let section = try Section(fields, name: "events", source: source, allowed: Self.eventsKeys)
+        if let v = try section.int("retention_days", EventRetention.retentionDaysRange) { events.retentionDays = v }
+        if let v = try section.int("max_rows", EventRetention.maxRowsRange) { events.maxRows = Int(v) }
     }
 
     mutating func applyPolicy(_ fields: [String: JSONValue], source: String) throws(Error) {
-        if let unknown = Set(fields.keys).subtracting(Self.policyKeys).sorted().first {
-            throw Error("config file \(source): unknown policy key \"\(unknown)\"")
-        }
-        func int(_ key: String, _ range: ClosedRange<Int64>) throws(Error) -> Int64? {
-            guard let value = fields[key] else { return nil }
-            guard let i = value.intValue, range.contains(i) else {
-                throw Error("config file \(source): policy \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return i
-        }
+        let section = try Section(fields, name: "policy", source: source, allowed: Self.policyKeys)
         if let list = fields["warn_thresholds_s"] {
             guard case .array(let items) = list else { throw Error("config file \(source): \"warn_thresholds_s\" must be a list") }
             var thresholds: [Int64] = []
@@ -284,19 +278,19 @@ public struct HubConfiguration: Sendable, Equatable {
             }
             policy.warnThresholdsSeconds = Array(Set(thresholds)).sorted(by: >)
         }
-        if let v = try int("countdown_interval_s", 1...3600) { policy.countdownIntervalSeconds = v }
-        if let v = try int("final_countdown_interval_s", 1...3600) { policy.finalCountdownIntervalSeconds = v }
-        if let v = try int("final_phase_s", 0...86_400) { policy.finalPhaseSeconds = v }
-        if let v = try int("heartbeat_interval_s", 1...3600) { policy.heartbeatIntervalSeconds = v }
-        if let v = try int("missed_heartbeats", 1...100) { policy.missedHeartbeats = v }
-        if let v = try int("expired_hold_s", 0...86_400) { policy.expiredHoldSeconds = v }
-        if let v = try int("max_session_minutes", 1...(7 * 24 * 60)) { policy.maxSessionSeconds = v * 60 }
-        if let v = try int("max_request_bytes", 256...(1 << 20)) { policy.maxRequestBytes = Int(v) }
-        if let v = try int("plug_off_delay_s", 0...3600) { policy.plugOffDelaySeconds = v }
-        if let v = try int("plug_failsafe_margin_s", 5...3600) { policy.plugFailsafeMarginSeconds = v }
-        if let v = try int("plug_retry_initial_s", 1...600) { policy.plugRetryInitialSeconds = v }
-        if let v = try int("plug_retry_max_s", 1...3600) { policy.plugRetryMaxSeconds = v }
-        if let v = try int("plug_alarm_after_attempts", 1...100) { policy.plugAlarmAfterAttempts = Int(v) }
+        if let v = try section.int("countdown_interval_s", 1...3600) { policy.countdownIntervalSeconds = v }
+        if let v = try section.int("final_countdown_interval_s", 1...3600) { policy.finalCountdownIntervalSeconds = v }
+        if let v = try section.int("final_phase_s", 0...86_400) { policy.finalPhaseSeconds = v }
+        if let v = try section.int("heartbeat_interval_s", 1...3600) { policy.heartbeatIntervalSeconds = v }
+        if let v = try section.int("missed_heartbeats", 1...100) { policy.missedHeartbeats = v }
+        if let v = try section.int("expired_hold_s", 0...86_400) { policy.expiredHoldSeconds = v }
+        if let v = try section.int("max_session_minutes", 1...(7 * 24 * 60)) { policy.maxSessionSeconds = v * 60 }
+        if let v = try section.int("max_request_bytes", 256...(1 << 20)) { policy.maxRequestBytes = Int(v) }
+        if let v = try section.int("plug_off_delay_s", 0...3600) { policy.plugOffDelaySeconds = v }
+        if let v = try section.int("plug_failsafe_margin_s", 5...3600) { policy.plugFailsafeMarginSeconds = v }
+        if let v = try section.int("plug_retry_initial_s", 1...600) { policy.plugRetryInitialSeconds = v }
+        if let v = try section.int("plug_retry_max_s", 1...3600) { policy.plugRetryMaxSeconds = v }
+        if let v = try section.int("plug_alarm_after_attempts", 1...100) { policy.plugAlarmAfterAttempts = Int(v) }
         if let watts = fields["plug_active_watts"] {
             guard watts.isNumber, let w = watts.doubleValue, w > 0, w <= 10_000 else {
                 throw Error("config file \(source): policy \"plug_active_watts\" must be a number in (0, 10000]")

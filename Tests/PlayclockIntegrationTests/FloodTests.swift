@@ -3,53 +3,23 @@ import PlayclockCore
 import Testing
 
 /// `mosquitto_pub -l`: one message per line written to its stdin, on one topic. Closing stdin
-/// makes it send what is left and exit; deinit SIGKILLs it if it is still running.
+/// makes it send what is left and exit; it is SIGKILLed if it is still running when dropped.
 final class LinePublisher {
-    private let process = Process()
-    private let input = Pipe()
-    let logFile: URL
+    private let process: ChildProcess
 
     init(port: Int, topic: String, qos: Int, directory: URL, name: String) throws {
-        logFile = directory.appendingPathComponent("\(name).log")
-        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        let log = try FileHandle(forWritingTo: logFile)
-        defer { try? log.close() }
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/mosquitto_pub")
-        process.arguments = ["-h", "127.0.0.1", "-p", "\(port)", "-t", topic, "-q", "\(qos)", "-l"]
-        process.standardInput = input
-        process.standardOutput = log
-        process.standardError = log
-        try process.run()
+        process = try ChildProcess(
+            "/usr/bin/mosquitto_pub", arguments: ["-h", "127.0.0.1", "-p", "\(port)", "-t", topic, "-q", "\(qos)", "-l"],
+            directory: directory, logName: name, writableInput: true)
     }
 
-    deinit { kill() }
-
-    /// Throws if the publisher is gone (SIGPIPE is ignored: a dead child must fail the test, not kill it).
     func send(_ lines: [String]) throws {
         guard !lines.isEmpty else { return }
-        signal(SIGPIPE, SIG_IGN)
-        try input.fileHandleForWriting.write(contentsOf: Data((lines.joined(separator: "\n") + "\n").utf8))
+        try process.send(lines.joined(separator: "\n") + "\n")
     }
 
     /// Closes stdin and waits for the publisher to exit; SIGKILL after `timeout`.
-    func finish(timeout: Duration) async -> Int32? {
-        try? input.fileHandleForWriting.close()
-        let deadline = ContinuousClock.now + timeout
-        while process.isRunning {
-            guard ContinuousClock.now < deadline else {
-                kill()
-                return nil
-            }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        return process.terminationStatus
-    }
-
-    func kill() {
-        guard process.isRunning else { return }
-        Foundation.kill(process.processIdentifier, SIGKILL)
-        process.waitUntilExit()
-    }
+    func finish(timeout: Duration) async -> Int32? { await process.finishInput(timeout: timeout) }
 }
 
 /// A station account floods its own heartbeat topic (the ACL lets every agent publish there)

@@ -11,16 +11,20 @@ final class ChildProcess {
     private let process = Process()
     /// The temporary directory created for the log, removed on deinit.
     private let ownedDirectory: URL?
+    /// The child's stdin, when the caller asked to write to it (`send`); otherwise /dev/null.
+    private let input: Pipe?
 
-    /// Launches `executable`, logging to `<directory>/<executable name>.log`
-    /// (by default in a fresh temporary directory).
+    /// Launches `executable`, logging to `<directory>/<logName or executable name>.log`
+    /// (by default in a fresh temporary directory). With `writableInput` the child reads what
+    /// `send` writes; `finishInput` closes it.
     init(
         _ executable: String, arguments: [String] = [], environment: [String: String]? = nil,
-        directory: URL? = nil
+        directory: URL? = nil, logName: String? = nil, writableInput: Bool = false
     ) throws {
-        let name = URL(fileURLWithPath: executable).lastPathComponent
+        let name = logName ?? URL(fileURLWithPath: executable).lastPathComponent
         ownedDirectory = directory == nil ? try makeTemporaryDirectory(prefix: name) : nil
         logFile = (directory ?? ownedDirectory!).appendingPathComponent("\(name).log")
+        input = writableInput ? Pipe() : nil
         if !FileManager.default.fileExists(atPath: logFile.path) {
             _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         }
@@ -30,7 +34,7 @@ final class ChildProcess {
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         if let environment { process.environment = environment }
-        process.standardInput = FileHandle.nullDevice
+        process.standardInput = input ?? FileHandle.nullDevice
         process.standardOutput = log
         process.standardError = log
         do {
@@ -48,6 +52,20 @@ final class ChildProcess {
     var isRunning: Bool { process.isRunning }
     /// Everything the process wrote to stdout and stderr so far.
     var output: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
+
+    /// Writes to the child's stdin (`writableInput`). Throws if the child is gone: SIGPIPE is
+    /// ignored, so a dead child fails the test instead of killing it.
+    func send(_ text: String) throws {
+        guard let input else { throw ChildProcessError(description: "\(logFile.lastPathComponent): stdin is not writable") }
+        signal(SIGPIPE, SIG_IGN)
+        try input.fileHandleForWriting.write(contentsOf: Data(text.utf8))
+    }
+
+    /// Closes the child's stdin and waits for it to exit; its status, or nil (after SIGKILL) on timeout.
+    func finishInput(timeout: Duration) async -> Int32? {
+        try? input?.fileHandleForWriting.close()
+        return await waitForExit(timeout: timeout)
+    }
 
     /// SIGKILL and reap. Safe to call repeatedly.
     func kill() {
