@@ -34,8 +34,12 @@ let package = Package(
             providers: [.apt(["libmosquitto-dev"])]
         ),
 
+        // The wire contract every program shares: topics, verbs, codes, event types and reasons as
+        // enums, the messages with one encoding and one decoding each, the JSON codec. Pure: no I/O.
+        .target(name: "PlayclockContract"),
+
         // Pure, sans-I/O domain: state machines that take events and a time and return actions.
-        .target(name: "PlayclockCore"),
+        .target(name: "PlayclockCore", dependencies: ["PlayclockContract"]),
 
         // Small, tested wrapper over the SQLite C API.
         .target(name: "PlayclockSQLite", dependencies: ["CSQLite"]),
@@ -53,7 +57,7 @@ let package = Package(
         .target(
             name: "PlayclockHub",
             dependencies: [
-                "PlayclockCore",
+                "PlayclockContract", "PlayclockCore",
                 "PlayclockSQLite",
                 "PlayclockMQTT",
                 .product(name: "Logging", package: "swift-log"),
@@ -65,7 +69,7 @@ let package = Package(
         // Staff dashboard accounts: bcrypt password file shared by the hub and the CLI.
         .target(
             name: "PlayclockAuth",
-            dependencies: ["PlayclockCore", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")]
+            dependencies: ["PlayclockContract", "PlayclockCore", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")]
         ),
 
         // The front desk: HTTP dashboard, JSON API, live feed (SSE), /healthz and /metrics.
@@ -73,7 +77,7 @@ let package = Package(
         .target(
             name: "PlayclockWeb",
             dependencies: [
-                "PlayclockCore",
+                "PlayclockContract", "PlayclockCore",
                 "PlayclockHub",
                 "PlayclockAuth",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -101,7 +105,7 @@ let package = Package(
             name: "playclock",
             dependencies: [
                 "PlayclockAuth",
-                "PlayclockCore",
+                "PlayclockContract", "PlayclockCore",
                 "PlayclockHub",
                 "PlayclockMQTT",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -112,7 +116,7 @@ let package = Package(
         .target(
             name: "PlayclockSim",
             dependencies: [
-                "PlayclockCore",
+                "PlayclockContract", "PlayclockCore",
                 "PlayclockMQTT",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -120,7 +124,7 @@ let package = Package(
         .executableTarget(
             name: "playclock-sim",
             dependencies: [
-                "PlayclockCore",
+                "PlayclockContract", "PlayclockCore",
                 "PlayclockMQTT",
                 "PlayclockSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -133,7 +137,7 @@ let package = Package(
             name: "playclock-bench",
             dependencies: [
                 "PlayclockAuth",
-                "PlayclockCore",
+                "PlayclockContract", "PlayclockCore",
                 "PlayclockMQTT",
                 "PlayclockSim",
                 "PlayclockSQLite",
@@ -143,14 +147,14 @@ let package = Package(
         ),
 
         // Fast tests: pure core, SQLite on real files, topic matcher, hub actor against an in-memory transport.
-        .testTarget(name: "PlayclockCoreTests", dependencies: ["PlayclockCore"]),
+        .testTarget(name: "PlayclockCoreTests", dependencies: ["PlayclockContract", "PlayclockCore"]),
         .testTarget(name: "PlayclockSQLiteTests", dependencies: ["PlayclockSQLite"]),
         .testTarget(name: "PlayclockMQTTTests", dependencies: ["PlayclockMQTT"]),
-        .testTarget(name: "PlayclockHubTests", dependencies: ["PlayclockHub", "PlayclockCore"]),
+        .testTarget(name: "PlayclockHubTests", dependencies: ["PlayclockHub", "PlayclockContract", "PlayclockCore"]),
         .testTarget(
             name: "PlayclockWebTests",
             dependencies: [
-                "PlayclockWeb", "PlayclockHub", "PlayclockAuth", "PlayclockCore",
+                "PlayclockWeb", "PlayclockHub", "PlayclockAuth", "PlayclockContract", "PlayclockCore",
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -161,7 +165,7 @@ let package = Package(
         // Slow tests: a real mosquitto on a free loopback port and the real binaries.
         .testTarget(
             name: "PlayclockIntegrationTests",
-            dependencies: ["PlayclockMQTT", "PlayclockCore"]
+            dependencies: ["PlayclockMQTT", "PlayclockContract", "PlayclockCore"]
         ),
     ],
     swiftLanguageModes: [.v6]

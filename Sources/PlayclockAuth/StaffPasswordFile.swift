@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdBcrypt
 import Synchronization
+import PlayclockContract
 import PlayclockCore
 
 /// Dashboard sign-in passwords: a text file of `account:bcrypt-hash` lines, one account a line,

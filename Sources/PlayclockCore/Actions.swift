@@ -1,3 +1,5 @@
+import PlayclockContract
+
 /// What the runtime must do for the core. Executed in order of kind: every `save*`/`delete*`
 /// of one step goes into one SQLite transaction, committed before any `publish` of that step.
 public enum HubAction: Sendable, Equatable {

@@ -1,3 +1,5 @@
+import PlayclockContract
+
 /// Stations ordered by their next deadline, so that the timer and `tick` only look at the
 /// stations that are due instead of scanning every station.
 ///

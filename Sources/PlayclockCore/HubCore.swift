@@ -1,3 +1,5 @@
+import PlayclockContract
+
 /// The hub's domain as a sans-I/O state machine.
 ///
 /// It takes events (commands, heartbeats, the passing of time) together with a `Timestamp` and
@@ -136,7 +138,7 @@ public struct HubCore: Sendable {
     /// downtime after it from the wall clock, never negative: a wall clock that went backwards
     /// grants at most the heartbeat interval of the previous run, never steals.
     public mutating func recover(lastAlive: Timestamp?, now: Timestamp) -> [HubAction] {
-        var actions: [HubAction] = [event("hub.started", station: nil, session: nil, data: [:], now: now)]
+        var actions: [HubAction] = [event(.hubStarted, station: nil, session: nil, data: [:], now: now)]
         for id in stationIDs {
             guard var session = entries[id]?.session, session.anchor.bootID != now.bootID else { continue }
             let reference: (wall: Int64, used: Int64)
@@ -151,7 +153,7 @@ public struct HubCore: Sendable {
             entries[id]?.session = session
             actions.append(.saveSession(session))
             actions.append(
-                event("session.recovered", station: id, session: session.id,
+                event(.sessionRecovered, station: id, session: session.id,
                       data: ["downtime_ms": .int(downtime), "remaining_s": .int(seconds(session.remainingMillis(at: now)))],
                       now: now))
         }
@@ -255,7 +257,7 @@ public struct HubCore: Sendable {
                 "repeated": .int(Int64(summary.count)), "window_s": .int(summary.windowSeconds),
             ]
             if let actor = summary.key.actor { data["by"] = .string(actor) }
-            actions.append(event("command.rejected", station: nil, session: nil, data: .object(data), now: now))
+            actions.append(event(.commandRejected, station: nil, session: nil, data: .object(data), now: now))
         }
         return actions
     }
@@ -274,9 +276,9 @@ public struct HubCore: Sendable {
             entry.silenceDeadlineMonoNanos = nil
             if entry.online != false {
                 // Heard before and gone quiet, or not heard at all since the hub (re)connected.
-                let reason = entry.online == true ? "heartbeat_timeout" : "no_heartbeat"
+                let reason: OfflineReason = entry.online == true ? .heartbeatTimeout : .noHeartbeat
                 entry.online = false
-                actions.append(event("station.offline", station: id, session: entry.session?.id, data: ["reason": .string(reason)], now: now))
+                actions.append(event(.stationOffline, station: id, session: entry.session?.id, data: ["reason": JSONValue(reason)], now: now))
                 stateChanged = true
             }
         }
@@ -285,15 +287,15 @@ public struct HubCore: Sendable {
             if remaining == 0 {
                 session.reanchor(at: now)
                 session.endedAtWallMillis = now.wallMillis
-                session.endReason = "expired"
+                session.endReason = .expired
                 entry.session = nil
                 entry.expiredUntilMonoNanos = now.monoNanos + policy.expiredHoldSeconds * 1_000_000_000
                 entry.expiredSession = session.id
                 entry.nextCountdownMonoNanos = nil
                 actions.append(.saveSession(session))
-                actions.append(event("session.expired", station: id, session: session.id,
+                actions.append(event(.sessionExpired, station: id, session: session.id,
                                      data: ["used_s": .int(seconds(session.usedMillisAtAnchor))], now: now))
-                actions += locking(id, session: session.id, reason: "expired", now: now)
+                actions += locking(id, session: session.id, reason: .expired, now: now)
                 actions.append(publishCountdown(entry, now: now))
                 actions += sessionLeft(&entry, session: session, now: now)
                 stateChanged = true
@@ -305,7 +307,7 @@ public struct HubCore: Sendable {
                     entry.session = session
                     actions.append(.saveSession(session))
                     actions.append(publishControl(id, warn(session, threshold: threshold, now: now)))
-                    actions.append(event("session.warned", station: id, session: session.id,
+                    actions.append(event(.sessionWarned, station: id, session: session.id,
                                          data: ["threshold_s": .int(threshold), "remaining_s": .int(seconds(remaining))], now: now))
                     stateChanged = true
                 }
@@ -350,11 +352,11 @@ public struct HubCore: Sendable {
             return []
         }
         guard payload.count <= policy.maxHeartbeatBytes else {
-            throw CommandError("payload_too_large", "heartbeat is \(payload.count) bytes; the limit is \(policy.maxHeartbeatBytes)")
+            throw CommandError(.payloadTooLarge, "heartbeat is \(payload.count) bytes; the limit is \(policy.maxHeartbeatBytes)")
         }
         guard let body = (try? JSONCoding.decode(payload))?.objectValue else { throw .invalidJSON() }
         guard body["seq"]?.intValue != nil else {
-            throw CommandError("invalid_request", "a heartbeat needs an integer \"seq\"")
+            throw CommandError(.invalidRequest, "a heartbeat needs an integer \"seq\"")
         }
         var info = body
         info["seq"] = nil
@@ -373,11 +375,11 @@ public struct HubCore: Sendable {
             entry.silenceDeadlineMonoNanos = nil
             entries[id] = entry
             return [
-                event("station.offline", station: id, session: entry.session?.id, data: ["reason": "agent_offline"], now: now),
+                event(.stationOffline, station: id, session: entry.session?.id, data: ["reason": JSONValue(OfflineReason.agentOffline)], now: now),
                 publishState(entry, now: now),
             ]
         default:
-            throw CommandError("invalid_request", "agent presence must be \"online\" or \"offline\"")
+            throw CommandError(.invalidRequest, "agent presence must be \"online\" or \"offline\"")
         }
     }
 
@@ -401,7 +403,7 @@ public struct HubCore: Sendable {
         entries[id] = entry
 
         if cameOnline {
-            actions.append(event("station.online", station: id, session: entry.session?.id, data: [:], now: now))
+            actions.append(event(.stationOnline, station: id, session: entry.session?.id, data: [:], now: now))
         }
         if sync { actions.append(controlSync(entry, now: now)) }
         if cameOnline || infoChanged { actions.append(publishState(entry, now: now)) }
@@ -421,11 +423,11 @@ public struct HubCore: Sendable {
     /// flood of bad requests cannot grow the event log or keep the disk busy. Returns no action
     /// for a counted repeat.
     public mutating func rejected(verb: String, error: CommandError, now: Timestamp, actor: String? = nil) -> [HubAction] {
-        guard rejections.admit(actor: actor, verb: verb, code: error.code, message: error.message, now: now.monoNanos)
+        guard rejections.admit(actor: actor, verb: verb, code: error.code.rawValue, message: error.message, now: now.monoNanos)
         else { return [] }
-        var data: [String: JSONValue] = ["verb": .string(verb), "code": .string(error.code), "message": .string(error.message)]
+        var data: [String: JSONValue] = ["verb": .string(verb), "code": .string(error.code.rawValue), "message": .string(error.message)]
         if let actor { data["by"] = .string(actor) }
-        return [event("command.rejected", station: nil, session: nil, data: .object(data), now: now)]
+        return [event(.commandRejected, station: nil, session: nil, data: .object(data), now: now)]
     }
 
     /// Applies a decoded command. `newSessionID` is used if the command starts a session; `actor`
@@ -469,16 +471,16 @@ public struct HubCore: Sendable {
         case .stationGet(let id):
             return (stateJSON(try entry(id), now: now), [])
         case .stationAdd(let id, let name, let kind, let plug, let zone):
-            guard entries[id] == nil else { throw CommandError("station_exists", "station \(id) already exists") }
+            guard entries[id] == nil else { throw CommandError(.stationExists, "station \(id) already exists") }
             let station = Station(id: id, name: name, kind: kind, plug: plug, zone: zone)
             let entry = Entry(station: station, online: kind.expectsAgent ? false : nil)
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveStation(station),
-                event("station.added", station: id, session: nil,
+                event(.stationAdded, station: id, session: nil,
                       data: ["name": .string(name), "kind": .string(kind.value), "zone": JSONValue(zone)], now: now),
                 publishState(entry, now: now),
-                publishControl(id, lock(session: nil, reason: "idle", now: now)),
+                publishControl(id, lock(session: nil, reason: .idle, now: now)),
             ])
         case .stationUpdate(let id, let name, let kind, let plug, let zone):
             var entry = try entry(id)
@@ -510,7 +512,7 @@ public struct HubCore: Sendable {
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveStation(entry.station),
-                event("station.updated", station: id, session: nil,
+                event(.stationUpdated, station: id, session: nil,
                       data: ["name": .string(entry.station.name), "kind": .string(entry.station.kind.value),
                              "plug": entry.station.plug?.json ?? .null, "zone": JSONValue(entry.station.zone)], now: now),
                 publishState(entry, now: now),
@@ -521,7 +523,7 @@ public struct HubCore: Sendable {
             entries[id] = nil
             return (["station": .string(id.value), "removed": true], [
                 .deleteStation(id),
-                event("station.removed", station: id, session: nil, data: [:], now: now),
+                event(.stationRemoved, station: id, session: nil, data: [:], now: now),
                 .publish(Outbound(topic: topics.state(id), payload: [], qos: .atLeastOnce, retain: true)),
             ])
         case .stationMaintenance(let id, let enabled):
@@ -532,15 +534,15 @@ public struct HubCore: Sendable {
             entries[id] = entry
             var actions: [HubAction] = [
                 .saveStation(entry.station),
-                event("station.maintenance", station: id, session: nil, data: ["enabled": .bool(enabled)], now: now),
+                event(.stationMaintenance, station: id, session: nil, data: ["enabled": .bool(enabled)], now: now),
             ]
-            if enabled { actions.append(publishControl(id, lock(session: nil, reason: "maintenance", now: now))) }
+            if enabled { actions.append(publishControl(id, lock(session: nil, reason: .maintenance, now: now))) }
             actions.append(publishState(entry, now: now))
             return (stateJSON(entry, now: now), actions)
         case .sessionStart(let id, let secs):
             var entry = try entry(id)
             if let session = entry.session { throw busy(id, session) }
-            guard !entry.station.maintenance else { throw CommandError("maintenance", "station \(id) is in maintenance") }
+            guard !entry.station.maintenance else { throw CommandError(.maintenance, "station \(id) is in maintenance") }
             let granted = secs * 1000
             let session = SessionRecord(
                 id: newSessionID, station: id, grantedMillis: granted, usedMillisAtAnchor: 0, anchor: now, paused: false,
@@ -557,7 +559,7 @@ public struct HubCore: Sendable {
             entries[id] = entry
             return (stateJSON(entry, now: now), (releasedHold ? [.saveStation(entry.station)] : []) + [
                 .saveSession(session),
-                event("session.started", station: id, session: session.id, data: ["granted_s": .int(secs)], now: now),
+                event(.sessionStarted, station: id, session: session.id, data: ["granted_s": .int(secs)], now: now),
             ] + unlocking(id, session, now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
@@ -568,7 +570,7 @@ public struct HubCore: Sendable {
             session.reanchor(at: now)
             let remaining = session.remainingMillis(at: now) + secs * 1000
             guard remaining <= policy.maxSessionSeconds * 1000 else {
-                throw CommandError("invalid_duration", "the session would have more than \(policy.maxSessionSeconds) seconds left")
+                throw CommandError(.invalidDuration, "the session would have more than \(policy.maxSessionSeconds) seconds left")
             }
             session.grantedMillis += secs * 1000
             session.warnedThresholds = prePassed(remaining: remaining)
@@ -577,7 +579,7 @@ public struct HubCore: Sendable {
             entries[id] = entry
             var actions: [HubAction] = [
                 .saveSession(session),
-                event("session.extended", station: id, session: session.id,
+                event(.sessionExtended, station: id, session: session.id,
                       data: ["added_s": .int(secs), "remaining_s": .int(seconds(remaining))], now: now),
             ]
             if !session.paused {
@@ -591,7 +593,7 @@ public struct HubCore: Sendable {
         case .sessionPause(let id):
             var entry = try entry(id)
             guard var session = entry.session else { throw .noSession(id) }
-            guard !session.paused else { throw CommandError("session_paused", "the session on \(id) is already paused") }
+            guard !session.paused else { throw CommandError(.sessionPaused, "the session on \(id) is already paused") }
             session.reanchor(at: now)
             session.paused = true
             entry.session = session
@@ -599,16 +601,16 @@ public struct HubCore: Sendable {
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveSession(session),
-                event("session.paused", station: id, session: session.id,
+                event(.sessionPaused, station: id, session: session.id,
                       data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
-            ] + locking(id, session: session.id, reason: "paused", now: now) + [
+            ] + locking(id, session: session.id, reason: .paused, now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
             ])
         case .sessionResume(let id):
             var entry = try entry(id)
             guard var session = entry.session else { throw .noSession(id) }
-            guard session.paused else { throw CommandError("session_not_paused", "the session on \(id) is not paused") }
+            guard session.paused else { throw CommandError(.sessionNotPaused, "the session on \(id) is not paused") }
             session.paused = false
             session.anchor = now
             entry.session = session
@@ -616,7 +618,7 @@ public struct HubCore: Sendable {
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveSession(session),
-                event("session.resumed", station: id, session: session.id,
+                event(.sessionResumed, station: id, session: session.id,
                       data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
             ] + unlocking(id, session, now: now) + [
                 publishCountdown(entry, now: now),
@@ -627,17 +629,17 @@ public struct HubCore: Sendable {
             guard var session = entry.session else { throw .noSession(id) }
             session.reanchor(at: now)
             session.endedAtWallMillis = now.wallMillis
-            session.endReason = "stopped"
+            session.endReason = .stopped
             entry.session = nil
             entry.nextCountdownMonoNanos = nil
             let left = sessionLeft(&entry, session: session, now: now)
             entries[id] = entry
             return (stateJSON(entry, now: now), left + [
                 .saveSession(session),
-                event("session.stopped", station: id, session: session.id,
+                event(.sessionStopped, station: id, session: session.id,
                       data: ["used_s": .int(seconds(session.usedMillisAtAnchor)),
                              "unused_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
-            ] + locking(id, session: session.id, reason: "stopped", now: now) + [
+            ] + locking(id, session: session.id, reason: .stopped, now: now) + [
                 publishCountdown(entry, now: now),
                 publishState(entry, now: now),
             ])
@@ -646,7 +648,7 @@ public struct HubCore: Sendable {
             var to = try entry(toID)
             guard var session = from.session else { throw .noSession(fromID) }
             if let other = to.session { throw busy(toID, other) }
-            guard !to.station.maintenance else { throw CommandError("maintenance", "station \(toID) is in maintenance") }
+            guard !to.station.maintenance else { throw CommandError(.maintenance, "station \(toID) is in maintenance") }
             session.reanchor(at: now)
             session.station = toID
             from.session = nil
@@ -664,22 +666,21 @@ public struct HubCore: Sendable {
             entries[toID] = to
             var actions: [HubAction] = left + (releasedHold ? [.saveStation(to.station)] : []) + [
                 .saveSession(session),
-                event("session.transferred", station: fromID, session: session.id,
+                event(.sessionTransferred, station: fromID, session: session.id,
                       data: ["to": .string(toID.value), "remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
             ]
-            actions += locking(fromID, session: session.id, reason: "transferred", now: now)
+            actions += locking(fromID, session: session.id, reason: .transferred, now: now)
             actions += [publishCountdown(from, now: now), publishState(from, now: now)]
             actions += session.paused
-                ? locking(toID, session: session.id, reason: "paused", now: now)
+                ? locking(toID, session: session.id, reason: .paused, now: now)
                 : unlocking(toID, session, now: now)
             actions += [publishCountdown(to, now: now), publishState(to, now: now)]
             return (["from": stateJSON(from, now: now), "to": stateJSON(to, now: now)], actions)
         case .plugPower(let id, let on):
             var entry = try entry(id)
-            guard entry.station.plug != nil else { throw CommandError("no_plug", "station \(id) has no plug") }
+            guard entry.station.plug != nil else { throw CommandError(.noPlug, "station \(id) has no plug") }
             if let session = entry.session {
-                throw CommandError(
-                    "session_running",
+                throw CommandError(.sessionRunning,
                     "station \(id) has session \(session.id): power follows the session; pause or stop the session instead")
             }
             entry.station.powerHold = on
@@ -688,7 +689,7 @@ public struct HubCore: Sendable {
             entries[id] = entry
             return (stateJSON(entry, now: now), [
                 .saveStation(entry.station),
-                event("plug.manual", station: id, session: nil, data: ["on": .bool(on)], now: now),
+                event(.plugManual, station: id, session: nil, data: ["on": .bool(on)], now: now),
                 publishState(entry, now: now),
             ])
         }
@@ -700,13 +701,13 @@ public struct HubCore: Sendable {
     }
 
     private func knownStation(_ raw: String) throws(CommandError) -> StationID {
-        guard let id = StationID(raw) else { throw CommandError("invalid_station_id", "invalid station id") }
+        guard let id = StationID(raw) else { throw CommandError(.invalidStationID, "invalid station id") }
         guard entries[id] != nil else { throw .unknownStation(id) }
         return id
     }
 
     private func busy(_ id: StationID, _ session: SessionRecord) -> CommandError {
-        CommandError("station_busy", "station \(id) has session \(session.id)")
+        CommandError(.stationBusy, "station \(id) has session \(session.id)")
     }
 
     /// Thresholds at or above the remaining time are not announced (a 3-minute session gets the
@@ -749,7 +750,7 @@ public struct HubCore: Sendable {
         guard entry.station.plug != nil else { return [] }
         var actions: [HubAction] = []
         if let most = entry.plug.sessionMaxWatts, most < policy.plugActiveWatts {
-            actions.append(event("session.idle_power", station: entry.station.id, session: session.id,
+            actions.append(event(.sessionIdlePower, station: entry.station.id, session: session.id,
                                  data: ["max_watts": .double(most)], now: now))
         }
         entry.plug.sessionMaxWatts = nil
@@ -782,9 +783,9 @@ public struct HubCore: Sendable {
         if send, entry.plug.online != false {
             entry.plug.attempts += 1
             if entry.plug.attempts > policy.plugAlarmAfterAttempts, entry.plug.alarm == nil {
-                entry.plug.alarm = "unconfirmed"
-                actions.append(event("plug.alarm", station: id, session: entry.session?.id,
-                                     data: ["reason": "unconfirmed", "attempts": .int(Int64(entry.plug.attempts - 1))], now: now))
+                entry.plug.alarm = .unconfirmed
+                actions.append(event(.plugAlarm, station: id, session: entry.session?.id,
+                                     data: ["reason": JSONValue(PlugAlarm.unconfirmed), "attempts": .int(Int64(entry.plug.attempts - 1))], now: now))
             }
             var offTimer = PlugBinding.OffTimer.unchanged
             if want, binding.hasOffTimer, let session = entry.session {
@@ -826,17 +827,17 @@ public struct HubCore: Sendable {
             case .online(true) where entry.plug.online != true:
                 entry.plug.online = true
                 if before.online == false {
-                    actions.append(event("plug.online", station: id, session: entry.session?.id, data: [:], now: now))
+                    actions.append(event(.plugOnline, station: id, session: entry.session?.id, data: [:], now: now))
                 }
-                if entry.plug.alarm == "offline" {
+                if entry.plug.alarm == .offline {
                     entry.plug.alarm = nil
-                    actions.append(event("plug.alarm_cleared", station: id, session: entry.session?.id, data: ["reason": "offline"], now: now))
+                    actions.append(event(.plugAlarmCleared, station: id, session: entry.session?.id, data: ["reason": JSONValue(PlugAlarm.offline)], now: now))
                 }
                 reassert = true
             case .online(false) where entry.plug.online != false:
                 entry.plug.online = false
-                entry.plug.alarm = "offline"
-                actions.append(event("plug.alarm", station: id, session: entry.session?.id, data: ["reason": "offline"], now: now))
+                entry.plug.alarm = .offline
+                actions.append(event(.plugAlarm, station: id, session: entry.session?.id, data: ["reason": JSONValue(PlugAlarm.offline)], now: now))
             case .online:
                 break
             case .power(let on):
@@ -845,14 +846,14 @@ public struct HubCore: Sendable {
                 if on == commanded {
                     entry.plug.attempts = 0
                     entry.plug.retryAtMonoNanos = nil
-                    if entry.plug.alarm == "unconfirmed" {
+                    if entry.plug.alarm == .unconfirmed {
                         entry.plug.alarm = nil
-                        actions.append(event("plug.alarm_cleared", station: id, session: entry.session?.id,
-                                             data: ["reason": "unconfirmed"], now: now))
+                        actions.append(event(.plugAlarmCleared, station: id, session: entry.session?.id,
+                                             data: ["reason": JSONValue(PlugAlarm.unconfirmed)], now: now))
                     }
                 } else if entry.plug.retryAtMonoNanos == nil {
                     // It was confirmed, and now it is not: a button press, a power cut restoring it.
-                    actions.append(event("plug.mismatch", station: id, session: entry.session?.id,
+                    actions.append(event(.plugMismatch, station: id, session: entry.session?.id,
                                          data: ["reported": .bool(on), "wanted": .bool(commanded)], now: now))
                     reassert = true
                 }
@@ -866,7 +867,7 @@ public struct HubCore: Sendable {
                     entry.plug.sessionMaxWatts = max(entry.plug.sessionMaxWatts ?? 0, watts)
                 } else if watts >= policy.plugActiveWatts, !entry.plug.bypassReported, !wantsPower(entry, now: now) {
                     entry.plug.bypassReported = true
-                    actions.append(event("plug.bypass", station: id, session: nil, data: ["watts": .double(watts)], now: now))
+                    actions.append(event(.plugBypass, station: id, session: nil, data: ["watts": .double(watts)], now: now))
                 }
                 if watts < policy.plugActiveWatts { entry.plug.bypassReported = false }
             }
@@ -890,7 +891,7 @@ public struct HubCore: Sendable {
         fields["power"] = p.power.map { .bool($0) } ?? .null
         fields["watts"] = p.watts.map { .double(($0 * 10).rounded() / 10) } ?? .null
         fields["confirmed"] = .bool(p.confirmed)
-        fields["alarm"] = p.alarm.map { .string($0) } ?? .null
+        fields["alarm"] = p.alarm.map { JSONValue($0) } ?? .null
         fields["hold"] = .bool(entry.station.powerHold)
         return .object(fields)
     }
@@ -978,21 +979,21 @@ public struct HubCore: Sendable {
     private func controlSync(_ entry: Entry, now: Timestamp) -> HubAction {
         let id = entry.station.id
         if let session = entry.session {
-            return publishControl(id, session.paused ? lock(session: session.id, reason: "paused", now: now) : unlock(session, now: now))
+            return publishControl(id, session.paused ? lock(session: session.id, reason: .paused, now: now) : unlock(session, now: now))
         }
-        let reason = entry.station.maintenance ? "maintenance" : (entry.expiredSession != nil ? "expired" : "idle")
+        let reason: LockReason = entry.station.maintenance ? .maintenance : (entry.expiredSession != nil ? .expired : .idle)
         return publishControl(id, lock(session: entry.expiredSession, reason: reason, now: now))
     }
 
     /// A lock sent for a session-changing reason, and its audit event.
-    private mutating func locking(_ id: StationID, session: String, reason: String, now: Timestamp) -> [HubAction] {
+    private mutating func locking(_ id: StationID, session: String, reason: LockReason, now: Timestamp) -> [HubAction] {
         [publishControl(id, lock(session: session, reason: reason, now: now)),
-         event("station.locked", station: id, session: session, data: ["reason": .string(reason)], now: now)]
+         event(.stationLocked, station: id, session: session, data: ["reason": JSONValue(reason)], now: now)]
     }
 
     private mutating func unlocking(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> [HubAction] {
         [publishControl(id, unlock(session, now: now)),
-         event("station.unlocked", station: id, session: session.id, data: [:], now: now)]
+         event(.stationUnlocked, station: id, session: session.id, data: [:], now: now)]
     }
 
     private func unlock(_ session: SessionRecord, now: Timestamp) -> [String: JSONValue] {
@@ -1000,8 +1001,8 @@ public struct HubCore: Sendable {
          "remaining_s": .int(seconds(session.remainingMillis(at: now))), "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
     }
 
-    private func lock(session: String?, reason: String, now: Timestamp) -> [String: JSONValue] {
-        ["action": "lock", "session": JSONValue(session), "reason": .string(reason),
+    private func lock(session: String?, reason: LockReason, now: Timestamp) -> [String: JSONValue] {
+        ["action": "lock", "session": JSONValue(session), "reason": JSONValue(reason),
          "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
     }
 
@@ -1011,9 +1012,9 @@ public struct HubCore: Sendable {
          "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
     }
 
-    private mutating func event(_ type: String, station: StationID?, session: String?, data: JSONValue, now: Timestamp) -> HubAction {
+    private mutating func event(_ type: EventType, station: StationID?, session: String?, data: JSONValue, now: Timestamp) -> HubAction {
         lastEventID += 1
-        return .saveEvent(HubEvent(id: lastEventID, type: type, atWallMillis: now.wallMillis, station: station, session: session, data: data))
+        return .saveEvent(HubEvent(id: lastEventID, kind: type, atWallMillis: now.wallMillis, station: station, session: session, data: data))
     }
 
     /// The JSON published on `R/events` for a stored event.

@@ -1,3 +1,5 @@
+import PlayclockContract
+
 /// A station as staff configured it (stored in SQLite).
 public struct Station: Sendable, Equatable {
     public var id: StationID
@@ -27,12 +29,6 @@ public struct Station: Sendable, Equatable {
     }
 }
 
-/// What a station is doing, as staff see it (`status` in its state). In order of precedence:
-/// maintenance, a plug alarm, a session (paused, warned or active), the expired hold, offline, idle.
-public enum StationStatus: String, Sendable, CaseIterable {
-    case idle, active, warned, paused, expired, offline, maintenance, alarm
-}
-
 /// A paid session, as stored: enough to recompute the remaining time after any restart.
 ///
 /// Time used is kept as `usedMillisAtAnchor` plus, while running, the monotonic time elapsed since
@@ -49,12 +45,12 @@ public struct SessionRecord: Sendable, Equatable {
     /// Warning thresholds (seconds) already announced for the current remaining time.
     public var warnedThresholds: [Int64]
     public var endedAtWallMillis: Int64?
-    public var endReason: String?
+    public var endReason: EndReason?
 
     public init(
         id: String, station: StationID, grantedMillis: Int64, usedMillisAtAnchor: Int64, anchor: Timestamp,
         paused: Bool, startedAtWallMillis: Int64, warnedThresholds: [Int64] = [], endedAtWallMillis: Int64? = nil,
-        endReason: String? = nil
+        endReason: EndReason? = nil
     ) {
         self.id = id
         self.station = station
@@ -98,6 +94,8 @@ public struct HubEvent: Sendable, Equatable {
     public var session: String?
     public var data: JSONValue
 
+    /// `type` is kept as stored: a row written by another version of the hub is shown as it is.
+    /// The hub itself only writes `EventType`s (`init(id:kind:...)`).
     public init(id: Int64, type: String, atWallMillis: Int64, station: StationID?, session: String?, data: JSONValue) {
         self.id = id
         self.type = type
@@ -106,6 +104,15 @@ public struct HubEvent: Sendable, Equatable {
         self.session = session
         self.data = data
     }
+}
+
+extension HubEvent {
+    public init(id: Int64, kind: EventType, atWallMillis: Int64, station: StationID?, session: String?, data: JSONValue) {
+        self.init(id: id, type: kind.rawValue, atWallMillis: atWallMillis, station: station, session: session, data: data)
+    }
+
+    /// The type as the contract's enum; nil for a type this version does not know.
+    public var kind: EventType? { EventType(rawValue: type) }
 }
 
 /// Venue policy the core applies. Every value has a default a venue can override in the config file.
@@ -146,4 +153,9 @@ public struct HubPolicy: Sendable, Equatable {
     public init() {}
 
     public var offlineAfterNanos: Int64 { heartbeatIntervalSeconds * missedHeartbeats * 1_000_000_000 }
+
+    /// The bounds staff requests are decoded against.
+    public var requestLimits: RequestLimits {
+        RequestLimits(maxRequestBytes: maxRequestBytes, maxSessionSeconds: maxSessionSeconds)
+    }
 }

@@ -1,72 +1,6 @@
-/// The smart plug a station is powered from, spoken to in the plug's own MQTT topics.
-public enum PlugBinding: Sendable, Equatable, Hashable {
-    /// Tasmota with the default FullTopic `%prefix%/%topic%/`; relay 1-8.
-    case tasmota(topic: String, relay: Int)
-    /// Shelly Gen1 (`shellies/<id>/...`); relay 0-3.
-    case shelly1(id: String, relay: Int)
-    /// Shelly Gen2/Gen3/Plus with MQTT RPC under its `topic_prefix`; switch 0-3.
-    case shelly2(prefix: String, switchID: Int)
+import PlayclockContract
 
-    public var type: String {
-        switch self {
-        case .tasmota: return "tasmota"
-        case .shelly1: return "shelly1"
-        case .shelly2: return "shelly2"
-        }
-    }
-
-    /// Whether the plug can switch itself off after a time we set (the fail-safe).
-    public var hasOffTimer: Bool {
-        if case .shelly1 = self { return false }
-        return true
-    }
-
-    public var json: JSONValue {
-        switch self {
-        case .tasmota(let topic, let relay): return ["type": "tasmota", "topic": .string(topic), "relay": .int(Int64(relay))]
-        case .shelly1(let id, let relay): return ["type": "shelly1", "id": .string(id), "relay": .int(Int64(relay))]
-        case .shelly2(let prefix, let s): return ["type": "shelly2", "prefix": .string(prefix), "switch": .int(Int64(s))]
-        }
-    }
-
-    /// Decodes and validates `{"type": "tasmota", "topic": ..., "relay": 1}` and the Shelly forms.
-    public static func parse(_ value: JSONValue) throws(CommandError) -> PlugBinding {
-        guard let fields = value.objectValue, let type = fields["type"]?.stringValue else {
-            throw CommandError("invalid_plug", "\"plug\" must be an object with a \"type\": tasmota, shelly1 or shelly2")
-        }
-        func index(_ key: String, _ range: ClosedRange<Int64>, default fallback: Int64) throws(CommandError) -> Int {
-            guard let raw = fields[key] else { return Int(fallback) }
-            guard let n = raw.intValue, range.contains(n) else {
-                throw CommandError("invalid_plug", "plug \"\(key)\" must be a whole number in \(range.lowerBound)...\(range.upperBound)")
-            }
-            return Int(n)
-        }
-        func name(_ key: String, allowSlash: Bool) throws(CommandError) -> String {
-            guard let text = fields[key]?.stringValue, isValidName(text, allowSlash: allowSlash) else {
-                let slash = allowSlash ? " and '/' between levels" : ""
-                throw CommandError(
-                    "invalid_plug", "plug \"\(key)\" must be 1-64 characters of A-Z, a-z, 0-9, '_', '-', '.'\(slash) (no '+', '#')")
-            }
-            return text
-        }
-        switch type {
-        case "tasmota": return .tasmota(topic: try name("topic", allowSlash: false), relay: try index("relay", 1...8, default: 1))
-        case "shelly1": return .shelly1(id: try name("id", allowSlash: false), relay: try index("relay", 0...3, default: 0))
-        case "shelly2": return .shelly2(prefix: try name("prefix", allowSlash: true), switchID: try index("switch", 0...3, default: 0))
-        default: throw CommandError("invalid_plug", "unknown plug type \"\(type)\"; use tasmota, shelly1 or shelly2")
-        }
-    }
-
-    private static func isValidName(_ text: String, allowSlash: Bool) -> Bool {
-        let bytes = Array(text.utf8)
-        guard (1...64).contains(bytes.count) else { return false }
-        if allowSlash, text.split(separator: "/", omittingEmptySubsequences: false).contains(where: \.isEmpty) { return false }
-        return bytes.allSatisfy { b in
-            (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x5A) || (b >= 0x61 && b <= 0x7A) || b == 0x5F || b == 0x2D
-                || b == 0x2E || (allowSlash && b == 0x2F)
-        }
-    }
-
+extension PlugBinding {
     // MARK: - Topics
 
     /// Every topic the hub must subscribe to for this plug. `rpcSource` is the hub's Shelly RPC `src`.
@@ -284,8 +218,8 @@ struct PlugRuntime: Sendable, Equatable {
     /// Commands sent for `commanded` without a matching report.
     var attempts = 0
     var retryAtMonoNanos: Int64?
-    /// `unconfirmed` or `offline`; shown as the station's status.
-    var alarm: String?
+    /// Shown as the station's status (`alarm`) and in its plug state.
+    var alarm: PlugAlarm?
     /// Set once a bypass (power drawn with no session) was reported, until the draw stops.
     var bypassReported = false
     /// Highest draw seen during the current session.

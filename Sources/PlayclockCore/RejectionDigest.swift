@@ -1,3 +1,5 @@
+import PlayclockContract
+
 /// Keeps refused requests from growing the audit log and the journal without bound.
 ///
 /// The first refusal of a kind (same account, verb and error code) within a window is recorded

@@ -1,3 +1,4 @@
+import PlayclockContract
 import PlayclockCore
 
 /// Who may do what. Staff accounts map to roles; the broker's ACL guarantees that a request on
@@ -18,18 +19,17 @@ public struct AccessPolicy: Sendable, Equatable {
         let role: StaffRole
         if let user {
             guard let known = roles[user] else {
-                return CommandError("forbidden", "account \(user) has no staff role on this hub")
+                return CommandError(.forbidden, "account \(user) has no staff role on this hub")
             }
             role = known
         } else {
             guard let shared = sharedTopicRole else {
-                return CommandError(
-                    "unauthenticated", "this hub takes requests only on each account's own topic: <root>/users/<account>/request/<verb>")
+                return CommandError(.unauthenticated, "this hub takes requests only on each account's own topic: <root>/users/<account>/request/<verb>")
             }
             role = shared
         }
         guard role.permits(command) else {
-            return CommandError("forbidden", "role \(role.rawValue) may not send \(verb) (needs \(StaffRole.required(for: command).rawValue))")
+            return CommandError(.forbidden, "role \(role.rawValue) may not send \(verb) (needs \(StaffRole.required(for: command).rawValue))")
         }
         return nil
     }

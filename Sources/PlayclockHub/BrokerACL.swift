@@ -1,3 +1,4 @@
+import PlayclockContract
 import PlayclockCore
 
 /// Renders Mosquitto's ACL file from the station registry and the staff roles.

@@ -1,4 +1,5 @@
 import Foundation
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 
@@ -359,7 +360,7 @@ public struct HubConfiguration: Sendable, Equatable {
             guard let fields = item.objectValue else { throw Error("venue file \(path): entry \(index) is not an object") }
             let command: Command
             do {
-                command = try Request.parse(verb: "station/add", body: fields, policy: HubPolicy())
+                command = try Request.parse(verb: Verb.stationAdd.rawValue, body: fields, policy: HubPolicy())
             } catch {
                 throw Error("venue file \(path): entry \(index): \(error.message)")
             }

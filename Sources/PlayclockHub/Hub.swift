@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 
 /// The hub's side of the broker connection. The MQTT client in production; an in-memory recorder in tests.
@@ -286,14 +287,13 @@ public actor Hub {
         var refusal: CommandError?
         var replyTopic = message.responseTopic
         if message.retained {
-            refusal = CommandError("retained_request", "requests must not be retained; it was not executed and was cleared")
+            refusal = CommandError(.retainedRequest, "requests must not be retained; it was not executed and was cleared")
             // An empty retained message deletes it, so no later subscriber runs it again.
             send(topic: message.topic, payload: [], qos: .atLeastOnce, retain: true)
         } else if let topic = replyTopic, !core.topics.isReplyTopic(topic, forUser: user) {
             replyTopic = nil
             let allowed = user.map { core.topics.userResponse($0, "...") } ?? core.topics.response("...")
-            refusal = CommandError(
-                "invalid_response_topic", "the hub answers only under \(allowed); the request was not executed")
+            refusal = CommandError(.invalidResponseTopic, "the hub answers only under \(allowed); the request was not executed")
         }
         let outcome = run(verb: verb, payload: message.payload, user: user, refusal: refusal, via: "mqtt", now: now)
         respond(verb: verb, user: user, outcome: outcome, replyTopic: replyTopic, correlationData: message.correlationData)
@@ -351,7 +351,7 @@ public actor Hub {
                 syncPlugSubscriptions()
             } catch {
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
-                result = .failure(CommandError("storage_failed", "the hub could not store the change; nothing was changed"))
+                result = .failure(CommandError(.storageFailed, "the hub could not store the change; nothing was changed"))
             }
             reschedule()
         }
@@ -566,7 +566,7 @@ public struct RequestOutcome: Sendable {
             body["data"] = data
         case .failure(let error):
             body["status"] = "error"
-            body["error"] = ["code": .string(error.code), "message": .string(error.message)]
+            body["error"] = ["code": JSONValue(error.code), "message": .string(error.message)]
         }
         body["transaction"] = transaction ?? .null
         return .object(body)

@@ -1,4 +1,5 @@
 import CoreMetrics
+import PlayclockContract
 import PlayclockCore
 
 /// The hub's counters and timers, made with an injected factory (Prometheus in `playclockd`, a

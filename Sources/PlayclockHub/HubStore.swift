@@ -1,3 +1,4 @@
+import PlayclockContract
 import PlayclockCore
 import PlayclockSQLite
 
@@ -232,7 +233,7 @@ public final class HubStore: @unchecked Sendable {
                 .text(s.id), .text(s.station.value), .integer(s.grantedMillis), .integer(s.usedMillisAtAnchor),
                 .integer(s.anchor.wallMillis), .integer(s.anchor.monoNanos), .text(s.anchor.bootID), SQLiteValue(s.paused),
                 .integer(s.startedAtWallMillis), .text(s.warnedThresholds.map(String.init).joined(separator: ",")),
-                SQLiteValue(s.endedAtWallMillis), SQLiteValue(s.endReason),
+                SQLiteValue(s.endedAtWallMillis), SQLiteValue(s.endReason?.rawValue),
             ])
     }
 
@@ -637,7 +638,9 @@ enum StoreRows {
             warned.append(t)
         }
         let ended = r.optionalInt("ended_at_ms", atLeast: 0)
-        let reason = r.optionalText("end_reason")
+        // Only running sessions are ever loaded (their end_reason is NULL); an ended one read for
+        // a tool keeps a reason this version does not know as none.
+        let reason = r.optionalText("end_reason").flatMap(EndReason.init(rawValue:))
         guard r.problems.isEmpty, let station else { return nil }
         return SessionRecord(
             id: id, station: station, grantedMillis: granted, usedMillisAtAnchor: used,

@@ -1,3 +1,4 @@
+import PlayclockContract
 import PlayclockCore
 import Synchronization
 

@@ -1,4 +1,5 @@
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 import ServiceLifecycle

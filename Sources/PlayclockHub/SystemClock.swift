@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import Foundation
+import PlayclockContract
 import PlayclockCore
 
 /// Where the runtime reads time and waits for it. Tests inject a manual clock; production uses

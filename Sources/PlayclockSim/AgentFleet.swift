@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 import Synchronization
@@ -178,7 +179,7 @@ public final class AgentFleet: Sendable {
             case 1 where !configuration.stations.isEmpty:
                 topic = topics.agent(configuration.stations[i % configuration.stations.count])
             default:
-                topic = topics.request("session/start")
+                topic = topics.request(Verb.sessionStart.rawValue)
             }
             guard let t = try? MQTTTopic(topic) else { continue }
             connection.client.publish(t, payload: payload, qos: .atMostOnce)

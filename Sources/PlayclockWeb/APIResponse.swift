@@ -1,4 +1,5 @@
 import Hummingbird
+import PlayclockContract
 import PlayclockCore
 
 /// JSON responses of the dashboard API, written with the hub's own JSON writer so that the
@@ -18,16 +19,19 @@ enum APIResponse {
     }
 
     /// The HTTP status for a hub refusal code. The body carries the code itself.
-    static func status(for code: String) -> HTTPResponse.Status {
+    static func status(for code: ErrorCode) -> HTTPResponse.Status {
         switch code {
-        case "forbidden": return .forbidden
-        case "unauthenticated": return .unauthorized
-        case "unknown_station": return .notFound
-        case "payload_too_large": return .contentTooLarge
-        case "storage_failed": return .serviceUnavailable
-        case "invalid_json", "invalid_request", "invalid_station_id", "invalid_duration", "invalid_plug", "unknown_verb":
-            return .badRequest
+        case .forbidden: return .forbidden
+        case .unauthenticated: return .unauthorized
+        case .unknownStation: return .notFound
+        case .payloadTooLarge: return .contentTooLarge
+        case .storageFailed: return .serviceUnavailable
+        case _ where code.isMalformedRequest: return .badRequest
         default: return .conflict
         }
+    }
+
+    static func error(_ status: HTTPResponse.Status, _ code: ErrorCode, _ message: String, headers: HTTPFields = [:]) -> Response {
+        error(status, code.rawValue, message, headers: headers)
     }
 }

@@ -3,6 +3,7 @@ import Hummingbird
 import Foundation
 import Logging
 import NIOCore
+import PlayclockContract
 import PlayclockCore
 import PlayclockHub
 import Prometheus
@@ -77,19 +78,19 @@ public struct Dashboard: Sendable {
         api.post("login") { request, context in try await signIn(request, context) }
         api.post("logout") { request, context in await signOut(request, context) }
         api.get("me") { _, context in
-            guard let who = context.identity else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+            guard let who = context.identity else { return APIResponse.error(.unauthorized, .unauthenticated, "sign in first") }
             return APIResponse.json(Self.describe(who))
         }
         api.get("stations") { _, context in
-            guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+            guard context.identity != nil else { return APIResponse.error(.unauthorized, .unauthenticated, "sign in first") }
             return APIResponse.json(["stations": .array(await hub.stations())])
         }
         api.get("events") { request, context in try await events(request, context) }
         api.get("live") { _, context in
-            guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+            guard context.identity != nil else { return APIResponse.error(.unauthorized, .unauthenticated, "sign in first") }
             guard let slot = liveFeeds.acquire() else {
                 return APIResponse.error(
-                    .serviceUnavailable, "too_many_live_feeds", "the hub serves \(liveFeeds.limit) live feeds at most; retrying shortly",
+                    .serviceUnavailable, .tooManyLiveFeeds, "the hub serves \(liveFeeds.limit) live feeds at most; retrying shortly",
                     headers: [.retryAfter: "5"])
             }
             return await live(holding: slot)
@@ -103,12 +104,12 @@ public struct Dashboard: Sendable {
     private func signIn(_ request: Request, _ context: WebContext) async throws -> Response {
         if let refusal = Self.refuseUnlessJSON(request) { return refusal }
         guard let body = try await Self.readBody(request, limit: 4096) else {
-            return APIResponse.error(.contentTooLarge, "payload_too_large", "the sign-in request is too large")
+            return APIResponse.error(.contentTooLarge, .payloadTooLarge, "the sign-in request is too large")
         }
         guard let fields = (try? JSONCoding.decode(body))?.objectValue,
             let account = fields["account"]?.stringValue, let password = fields["password"]?.stringValue
         else {
-            return APIResponse.error(.badRequest, "invalid_request", "send {\"account\": \"...\", \"password\": \"...\"}")
+            return APIResponse.error(.badRequest, .invalidRequest, "send {\"account\": \"...\", \"password\": \"...\"}")
         }
         switch await sessions.signIn(account: account, password: password, from: clientKey(request, context)) {
         case .failure(let error):
@@ -122,7 +123,7 @@ public struct Dashboard: Sendable {
                 headers[.retryAfter] = "\(error.retryAfterSeconds ?? 1)"
             case .unavailable: status = .serviceUnavailable
             }
-            return APIResponse.error(status, error.code.rawValue, error.message, headers: headers)
+            return APIResponse.error(status, error.code.errorCode, error.message, headers: headers)
         case .success(let (token, identity)):
             context.logger.info("dashboard sign-in", metadata: ["staff.account": "\(identity.account)", "staff.role": "\(identity.role.rawValue)"])
             var response = APIResponse.json(Self.describe(identity))
@@ -162,18 +163,18 @@ public struct Dashboard: Sendable {
     // MARK: - Reading
 
     private func events(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard context.identity != nil else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+        guard context.identity != nil else { return APIResponse.error(.unauthorized, .unauthenticated, "sign in first") }
         var station: StationID?
         if let raw = request.uri.queryParameters.get("station"), !raw.isEmpty {
             guard let id = StationID(raw) else {
-                return APIResponse.error(.badRequest, "invalid_station_id", "station must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
+                return APIResponse.error(.badRequest, .invalidStationID, "station must be 1-64 characters of A-Z, a-z, 0-9, '_' or '-'")
             }
             station = id
         }
         var limit = 100
         if let raw = request.uri.queryParameters.get("limit") {
             guard let n = Int(raw), (1...1000).contains(n) else {
-                return APIResponse.error(.badRequest, "invalid_request", "limit must be a whole number in 1...1000")
+                return APIResponse.error(.badRequest, .invalidRequest, "limit must be a whole number in 1...1000")
             }
             limit = n
         }
@@ -181,7 +182,7 @@ public struct Dashboard: Sendable {
             return APIResponse.json(["events": .array(try await hub.recentEvents(station: station, limit: limit))])
         } catch {
             context.logger.error("event log read failed", metadata: ["error": "\(error)"])
-            return APIResponse.error(.serviceUnavailable, "storage_failed", "the hub could not read its event log")
+            return APIResponse.error(.serviceUnavailable, .storageFailed, "the hub could not read its event log")
         }
     }
 
@@ -234,15 +235,15 @@ public struct Dashboard: Sendable {
     // MARK: - Commands
 
     private func command(_ request: Request, _ context: WebContext) async throws -> Response {
-        guard let who = context.identity else { return APIResponse.error(.unauthorized, "unauthenticated", "sign in first") }
+        guard let who = context.identity else { return APIResponse.error(.unauthorized, .unauthenticated, "sign in first") }
         guard who.kind == .staff else {
-            return APIResponse.error(.forbidden, "forbidden", "the board token is read-only; sign in as staff to send commands")
+            return APIResponse.error(.forbidden, .forbidden, "the board token is read-only; sign in as staff to send commands")
         }
         if let refusal = Self.refuseUnlessJSON(request) { return refusal }
         let verb = "\(context.parameters.get("group") ?? "")/\(context.parameters.get("action") ?? "")"
         // One byte over the hub's limit is enough for the hub to refuse it with its own message.
         guard let body = try await Self.readBody(request, limit: maxRequestBytes + 1) else {
-            return APIResponse.error(.contentTooLarge, "payload_too_large", "the request is larger than \(maxRequestBytes) bytes")
+            return APIResponse.error(.contentTooLarge, .payloadTooLarge, "the request is larger than \(maxRequestBytes) bytes")
         }
         let outcome = await hub.request(verb: verb, payload: body, user: who.account, via: "http")
         switch outcome.result {
@@ -301,7 +302,7 @@ public struct Dashboard: Sendable {
     static func refuseUnlessJSON(_ request: Request) -> Response? {
         let type = request.headers[.contentType]?.lowercased() ?? ""
         guard type.hasPrefix("application/json") else {
-            return APIResponse.error(.unsupportedMediaType, "invalid_request", "send the request as Content-Type: application/json")
+            return APIResponse.error(.unsupportedMediaType, .invalidRequest, "send the request as Content-Type: application/json")
         }
         return nil
     }

@@ -1,4 +1,5 @@
 import NIOCore
+import PlayclockContract
 import PlayclockCore
 import PlayclockHub
 

@@ -1,3 +1,4 @@
+import PlayclockContract
 import PlayclockCore
 
 /// The brake on password guessing, decided before any password is hashed. Pure: every call is

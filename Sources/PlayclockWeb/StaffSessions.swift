@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import PlayclockAuth
+import PlayclockContract
 import PlayclockCore
 import PlayclockHub
 
@@ -20,7 +21,18 @@ public struct StaffIdentity: Sendable, Equatable {
 
 /// Why a sign-in was refused. The message is shown to staff as it is.
 public struct SignInError: Error, Sendable, Equatable {
-    public enum Code: String, Sendable { case invalidCredentials = "invalid_credentials", throttled = "too_many_attempts", unavailable = "sign_in_unavailable" }
+    public enum Code: Sendable {
+        case invalidCredentials, throttled, unavailable
+
+        /// The code the client sees.
+        public var errorCode: ErrorCode {
+            switch self {
+            case .invalidCredentials: return .invalidCredentials
+            case .throttled: return .tooManyAttempts
+            case .unavailable: return .signInUnavailable
+            }
+        }
+    }
     public var code: Code
     public var message: String
     /// For `throttled`: when to try again (the `Retry-After` header).

@@ -1,5 +1,6 @@
 import Foundation
 import PlayclockAuth
+import PlayclockContract
 import PlayclockCore
 import PlayclockSim
 
@@ -135,7 +136,7 @@ extension Runner {
         var perCommand = ["sent_wall_ns,verb,station,response_ms,state_min_ms,state_max_ms,state_missing,agent_ms"]
         func ms(_ value: Double?) -> String { value.map { String(format: "%.3f", $0) } ?? "" }
         for c in commands {
-            let verb = c.start ? "session/start" : "session/stop"
+            let verb = c.start ? Verb.sessionStart.rawValue : Verb.sessionStop.rawValue
             guard c.ok, let answeredAt = c.answered else {
                 // A refused or failed command changes nothing: nothing can arrive for it.
                 missingStates += feeds.count

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 import PlayclockSQLite
@@ -78,9 +79,9 @@ extension Runner {
             let station = idle[(i / 3) % idle.count]
             let t: String
             switch i % 3 {
-            case 0: t = venue.probe.request("station/get", ["station": .string(station)])
-            case 1: t = venue.probe.request("session/start", ["station": .string(station), "minutes": 60])
-            default: t = venue.probe.request("session/stop", ["station": .string(station)])
+            case 0: t = venue.probe.request(.stationGet, ["station": .string(station)])
+            case 1: t = venue.probe.request(.sessionStart, ["station": .string(station), "minutes": 60])
+            default: t = venue.probe.request(.sessionStop, ["station": .string(station)])
             }
             transactions.append(t)
         }

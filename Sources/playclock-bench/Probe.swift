@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 import PlayclockSim
@@ -106,6 +107,8 @@ final class Probe: Sendable {
 
     /// Sends a request; returns its transaction id.
     @discardableResult
+    func request(_ verb: Verb, _ fields: [String: JSONValue]) -> String { request(verb.rawValue, fields) }
+
     func request(_ verb: String, _ fields: [String: JSONValue]) -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
         let transaction = "b\(n)"

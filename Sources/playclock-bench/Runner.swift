@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockSQLite
 import PlayclockSim
@@ -82,7 +83,7 @@ final class Runner {
         var unlockMs: [Double] = []
         var transactions: [(String, String)] = []
         for station in targets {
-            let t = venue.probe.request("session/start", ["station": .string(station), "minutes": 60])
+            let t = venue.probe.request(.sessionStart, ["station": .string(station), "minutes": 60])
             transactions.append((t, station))
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -107,7 +108,7 @@ final class Runner {
         let cpuPerSecond = (cpu1 - cpu0) / (Double(wallClockNanos() - wall0) / 1e9)
 
         _ = await venue.send(count: transactions.count, window: 64, timeout: .seconds(60)) { i in
-            ("session/stop", ["station": .string(transactions[i].1)])
+            (Verb.sessionStop.rawValue, ["station": .string(transactions[i].1)])
         }
 
         let unlockSummary = Summary(unlockMs)
@@ -150,7 +151,7 @@ final class Runner {
         // whole-second duration, computed as it is sent, still lands the end next to `target`.
         let transactions = await venue.send(count: stations.count, window: 8, timeout: .seconds(60)) { i in
             let seconds = max(1, (target - wallClockNanos() / 1_000_000 + 999) / 1000)
-            return ("session/start", ["station": .string(stations[i]), "seconds": .int(seconds)])
+            return (Verb.sessionStart.rawValue, ["station": .string(stations[i]), "seconds": .int(seconds)])
         }
         let startedBy = wallClockNanos() / 1_000_000
         var ends: [(station: String, session: String, endsAt: Int64)] = []
@@ -217,10 +218,10 @@ final class Runner {
         progress("recovery: starting \(count) sessions (\(shortCount) short)")
         let began = wallClockNanos()
         let longTransactions = await venue.send(count: long.count, window: 64, timeout: .seconds(300)) { i in
-            ("session/start", ["station": .string(long[long.startIndex + i]), "minutes": 120])
+            (Verb.sessionStart.rawValue, ["station": .string(long[long.startIndex + i]), "minutes": 120])
         }
         let shortTransactions = await venue.send(count: short.count, window: 64, timeout: .seconds(120)) { i in
-            ("session/start", ["station": .string(short[i]), "seconds": 6])
+            (Verb.sessionStart.rawValue, ["station": .string(short[i]), "seconds": 6])
         }
         let startSeconds = Double(wallClockNanos() - began) / 1e9
         let okCount = (longTransactions + shortTransactions).filter { venue.probe.response($0)?.ok == true }.count
@@ -317,7 +318,7 @@ final class Runner {
             let station = stations.randomElement(using: &generator)!
             if roll < 45, active[station] == nil {
                 let seconds = Int64.random(in: plan.quick ? 2...6 : 3...20, using: &generator)
-                let t = venue.probe.request("session/start", ["station": .string(station), "seconds": .int(seconds)])
+                let t = venue.probe.request(.sessionStart, ["station": .string(station), "seconds": .int(seconds)])
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok, let id = r.sessionID, let endsAt = r.endsAtMillis {
                         let s = SoakSession(station: station, id: id, paidSeconds: seconds, endsAt: endsAt, startedNanos: now)
@@ -330,7 +331,7 @@ final class Runner {
                 }
             } else if roll < 65, var s = active.values.randomElement(using: &generator), !s.stopped {
                 let seconds = Int64.random(in: 2...10, using: &generator)
-                let t = venue.probe.request("session/extend", ["station": .string(s.station), "seconds": .int(seconds)])
+                let t = venue.probe.request(.sessionExtend, ["station": .string(s.station), "seconds": .int(seconds)])
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok, r.sessionID == s.id, let endsAt = r.endsAtMillis {
                         s.paidSeconds += seconds
@@ -343,7 +344,7 @@ final class Runner {
                     }
                 }
             } else if roll < 80, var s = active.values.randomElement(using: &generator), !s.stopped {
-                let t = venue.probe.request("session/stop", ["station": .string(s.station)])
+                let t = venue.probe.request(.sessionStop, ["station": .string(s.station)])
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok {
                         s.stopped = true

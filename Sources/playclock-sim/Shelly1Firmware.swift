@@ -1,4 +1,5 @@
 import Foundation
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 import PlayclockSim

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import PlayclockContract
 import PlayclockCore
 import PlayclockHub
 

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import PlayclockAuth
+import PlayclockContract
 import PlayclockCore
 import PlayclockHub
 

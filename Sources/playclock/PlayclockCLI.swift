@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockMQTT
 
@@ -52,6 +53,11 @@ struct Connection: ParsableArguments {
     var json = false
 
     /// Sends one request and prints the answer. Exits 1 when the hub refuses, 2 when nobody answers.
+    func send(_ verb: Verb, _ body: [String: JSONValue], render: (JSONValue) -> String) async throws {
+        try await send(verb.rawValue, body, render: render)
+    }
+
+    /// Any verb, as typed (`playclock request`): the hub answers `unknown_verb` for one it does not know.
     func send(_ verb: String, _ body: [String: JSONValue], render: (JSONValue) -> String) async throws {
         guard let topics = TopicScheme(root: topicRoot) else { throw ValidationError("invalid --topic-root") }
         var config = try MQTTClientConfiguration(url: broker, clientID: "playclock-cli-\(UUID().uuidString.prefix(8))")
@@ -183,7 +189,7 @@ enum Render {
 struct Stations: AsyncParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Show every station's live state.")
     @OptionGroup var connection: Connection
-    func run() async throws { try await connection.send("station/list", [:], render: Render.table) }
+    func run() async throws { try await connection.send(.stationList, [:], render: Render.table) }
 }
 
 struct StationCommand: AsyncParsableCommand {
@@ -214,7 +220,7 @@ struct StationCommand: AsyncParsableCommand {
             if let name { body["name"] = .string(name) }
             if let plug { body["plug"] = try StationCommand.plugValue(plug, allowNone: false) }
             if let zone { body["zone"] = .string(zone) }
-            try await connection.send("station/add", body, render: Render.stationLine)
+            try await connection.send(.stationAdd, body, render: Render.stationLine)
         }
     }
 
@@ -239,7 +245,7 @@ struct StationCommand: AsyncParsableCommand {
             if let plug { body["plug"] = try StationCommand.plugValue(plug, allowNone: true) }
             if let zone { body["zone"] = .string(zone) }
             if noZone { body["zone"] = .null }
-            try await connection.send("station/update", body, render: Render.stationLine)
+            try await connection.send(.stationUpdate, body, render: Render.stationLine)
         }
     }
 
@@ -248,7 +254,7 @@ struct StationCommand: AsyncParsableCommand {
         @Argument var station: String
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send("station/remove", ["station": .string(station)]) { _ in "\(station) removed" }
+            try await connection.send(.stationRemove, ["station": .string(station)]) { _ in "\(station) removed" }
         }
     }
 
@@ -256,7 +262,7 @@ struct StationCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show one station.")
         @Argument var station: String
         @OptionGroup var connection: Connection
-        func run() async throws { try await connection.send("station/get", ["station": .string(station)], render: Render.stationLine) }
+        func run() async throws { try await connection.send(.stationGet, ["station": .string(station)], render: Render.stationLine) }
     }
 
     struct Maintenance: AsyncParsableCommand {
@@ -266,7 +272,7 @@ struct StationCommand: AsyncParsableCommand {
         @OptionGroup var connection: Connection
         func run() async throws {
             try await connection.send(
-                "station/maintenance", ["station": .string(station), "enabled": .bool(mode == .on)], render: Render.stationLine)
+                .stationMaintenance, ["station": .string(station), "enabled": .bool(mode == .on)], render: Render.stationLine)
         }
     }
 }
@@ -293,7 +299,7 @@ struct SessionCommand: AsyncParsableCommand {
         @OptionGroup var duration: DurationOptions
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send("session/start", duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
+            try await connection.send(.sessionStart, duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
         }
     }
 
@@ -303,7 +309,7 @@ struct SessionCommand: AsyncParsableCommand {
         @OptionGroup var duration: DurationOptions
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send("session/extend", duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
+            try await connection.send(.sessionExtend, duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
         }
     }
 
@@ -311,21 +317,21 @@ struct SessionCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Freeze the clock and lock the station.")
         @Argument var station: String
         @OptionGroup var connection: Connection
-        func run() async throws { try await connection.send("session/pause", ["station": .string(station)], render: Render.stationLine) }
+        func run() async throws { try await connection.send(.sessionPause, ["station": .string(station)], render: Render.stationLine) }
     }
 
     struct Resume: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restart the clock and unlock the station.")
         @Argument var station: String
         @OptionGroup var connection: Connection
-        func run() async throws { try await connection.send("session/resume", ["station": .string(station)], render: Render.stationLine) }
+        func run() async throws { try await connection.send(.sessionResume, ["station": .string(station)], render: Render.stationLine) }
     }
 
     struct Stop: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "End the session now and lock the station.")
         @Argument var station: String
         @OptionGroup var connection: Connection
-        func run() async throws { try await connection.send("session/stop", ["station": .string(station)], render: Render.stationLine) }
+        func run() async throws { try await connection.send(.sessionStop, ["station": .string(station)], render: Render.stationLine) }
     }
 
     struct Transfer: AsyncParsableCommand {
@@ -334,7 +340,7 @@ struct SessionCommand: AsyncParsableCommand {
         @Argument var to: String
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send("session/transfer", ["station": .string(station), "to": .string(to)]) { data in
+            try await connection.send(.sessionTransfer, ["station": .string(station), "to": .string(to)]) { data in
                 "\(Render.stationLine(data["from"] ?? .null))\n\(Render.stationLine(data["to"] ?? .null))"
             }
         }
@@ -356,7 +362,7 @@ struct PlugCommand: AsyncParsableCommand {
         @Argument(help: "on or off") var mode: OnOff
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send("plug/power", ["station": .string(station), "on": .bool(mode == .on)]) { state in
+            try await connection.send(.plugPower, ["station": .string(station), "on": .bool(mode == .on)]) { state in
                 "\(Render.stationLine(state)), plug \(Render.plug(state["plug"]))"
             }
         }

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -109,7 +110,7 @@ struct RecoveryTests {
         #expect(lock["session"] == "S-1")
         #expect(actions.eventTypes.contains("session.expired"))
         let ended = try #require(actions.savedSessions.first { $0.id == "S-1" })
-        #expect(ended.endReason == "expired")
+        #expect(ended.endReason == .expired)
         #expect(ended.usedMillisAtAnchor == 600_000)
         #expect(restarted.core.session(at: pc1) == nil)
         #expect(restarted.status(pc1) == "expired")
@@ -216,7 +217,7 @@ struct RecoveryTests {
         #expect(actions.eventTypes.contains("session.recovered"))
         #expect(actions.eventTypes.contains("session.expired"))
         #expect(actions.controls(pc1).contains { $0["action"] == "lock" && $0["reason"] == "expired" })
-        #expect(restarted.store.sessions["S-1"]?.endReason == "expired")
+        #expect(restarted.store.sessions["S-1"]?.endReason == .expired)
         #expect(restarted.store.sessions["S-1"]?.usedMillisAtAnchor == 600_000)
         #expect(restarted.core.session(at: pc1) == nil)
     }

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -409,10 +410,10 @@ struct ChangeRollbackTests {
         hub.core.commitChange()
         let committed = Self.snapshot(hub.core, at: hub.now)
         let t0 = hub.now
-        let nextEvent = hub.core.rejected(verb: "probe-1", error: CommandError("probe", "probe"), now: t0).events.first?.id
+        let nextEvent = hub.core.rejected(verb: "probe-1", error: CommandError(.invalidRequest, "probe"), now: t0).events.first?.id
 
         hub.core.beginChange()
-        _ = hub.core.rejected(verb: "probe-2", error: CommandError("probe", "probe"), now: t0)
+        _ = hub.core.rejected(verb: "probe-2", error: CommandError(.invalidRequest, "probe"), now: t0)
         hub.command(.sessionStop(idle))
         hub.command(.stationRemove(idle))
         hub.command(.stationAdd(id: StationID("LATE")!, name: "late", kind: .pc, plug: tracedShelly2(StationID("LATE")!)))
@@ -422,7 +423,7 @@ struct ChangeRollbackTests {
 
         #expect(Self.snapshot(hub.core, at: t0) == committed)
         #expect(hub.core.session(at: idle) != nil)
-        let again = hub.core.rejected(verb: "probe-3", error: CommandError("probe", "probe"), now: t0).events.first?.id
+        let again = hub.core.rejected(verb: "probe-3", error: CommandError(.invalidRequest, "probe"), now: t0).events.first?.id
         #expect(again == nextEvent.map { $0 + 1 })
     }
 
@@ -515,7 +516,7 @@ struct ScaleTests {
         #expect(Set(locks.keys) == expectedSessions)
         #expect(locks.values.allSatisfy { $0 == 1 })
         #expect(stations.allSatisfy { hub.core.session(at: $0.id) == nil })
-        #expect(hub.store.sessions.values.allSatisfy { $0.endReason == "expired" })
+        #expect(hub.store.sessions.values.allSatisfy { $0.endReason == .expired })
         #expect(hub.core.deadlineHeapCount <= 2 * stations.count + 1025)
     }
 }

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -79,7 +80,7 @@ struct ExpiryWarningCountdownTests {
         #expect(lock["session"] == "S-1")
         let saved = try #require(actions.savedSessions.first)
         #expect(saved.id == "S-1")
-        #expect(saved.endReason == "expired")
+        #expect(saved.endReason == .expired)
         #expect(saved.endedAtWallMillis == t0.wallMillis + 600_000)
         #expect(saved.usedMillisAtAnchor == 600_000)
         #expect(actions.eventTypes.contains("session.expired"))
@@ -277,7 +278,7 @@ struct ExpiryWarningCountdownTests {
             #expect(actions.controls(id).map { $0["reason"] } == ["expired"], "\(id)")
             #expect(hub.status(id) == "expired")
         }
-        #expect(Set(hub.store.sessions.values.compactMap(\.endReason)) == ["expired"])
+        #expect(Set(hub.store.sessions.values.compactMap(\.endReason)) == [.expired])
         #expect(hub.store.sessions.values.allSatisfy { $0.isEnded })
     }
 

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -32,7 +33,7 @@ struct PlugManualPowerTests {
             #"{"station":"PS-01","on":null}"#, #"{"station":"PS-01","on":[true]}"#, #"{"on":true}"#,
         ] {
             guard case .failure(let e) = decode(body) else { Issue.record("accepted \(body)"); continue }
-            #expect(e.error.code == "invalid_request", "\(body)")
+            #expect(e.error.code == .invalidRequest, "\(body)")
         }
         #expect(Command.plugPower(ps1, on: true).stations == [ps1])
         #expect(Command.verbs.contains("plug/power"))
@@ -131,7 +132,7 @@ struct PlugManualPowerTests {
         for on in [true, false] {
             let (result, actions) = hub.request("plug/power", ["station": "PS-X", "on": .bool(on), "transaction": "x"])
             guard case .failure(let error) = result else { Issue.record("plug/power accepted during a session"); continue }
-            #expect(error.code == "session_running")
+            #expect(error.code == .sessionRunning)
             #expect(error.message.contains("power follows the session; pause or stop the session instead"))
             #expect(error.message.contains("S-1"))
             if on {
@@ -153,7 +154,7 @@ struct PlugManualPowerTests {
         let stored = hub.hub.store.stations
         var (result, actions) = hub.request("plug/power", ["station": "PC-01", "on": true])
         if case .failure(let e) = result {
-            #expect(e.code == "no_plug")
+            #expect(e.code == .noPlug)
             #expect(e.message.contains("PC-01"))
         } else {
             Issue.record("accepted a station without a plug")
@@ -162,16 +163,16 @@ struct PlugManualPowerTests {
         #expect(actions.outbounds.isEmpty)
 
         (result, actions) = hub.request("plug/power", ["station": "NOPE", "on": true])
-        if case .failure(let e) = result { #expect(e.code == "unknown_station") } else { Issue.record("accepted an unknown station") }
+        if case .failure(let e) = result { #expect(e.code == .unknownStation) } else { Issue.record("accepted an unknown station") }
         #expect(actions.outbounds.isEmpty)
 
         (result, actions) = hub.request("plug/power", ["station": .string(tasStation.value), "on": "yes"])
-        if case .failure(let e) = result { #expect(e.code == "invalid_request") } else { Issue.record("accepted \"on\": \"yes\"") }
+        if case .failure(let e) = result { #expect(e.code == .invalidRequest) } else { Issue.record("accepted \"on\": \"yes\"") }
         #expect(actions.eventTypes == ["command.rejected"])
         #expect(actions.outbounds.isEmpty)
 
         (result, actions) = hub.request("plug/power", ["station": .string(tasStation.value)])
-        if case .failure(let e) = result { #expect(e.code == "invalid_request") } else { Issue.record("accepted a body without \"on\"") }
+        if case .failure(let e) = result { #expect(e.code == .invalidRequest) } else { Issue.record("accepted a body without \"on\"") }
         #expect(actions.outbounds.isEmpty)
 
         #expect(hub.hub.store.stations == stored)

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -86,7 +87,7 @@ struct PlugParseTests {
     @Test(arguments: refused)
     func refusedWithInvalidPlug(_ value: JSONValue) {
         let error = refusal(value)
-        #expect(error?.code == "invalid_plug", "\(value) gave \(String(describing: error))")
+        #expect(error?.code == .invalidPlug, "\(value) gave \(String(describing: error))")
         #expect(error?.message.isEmpty == false)
     }
 
@@ -127,7 +128,7 @@ struct PlugParseTests {
             Issue.record("accepted a bad plug")
             return
         }
-        #expect(error.code == "invalid_plug")
+        #expect(error.code == .invalidPlug)
         #expect(actions.eventTypes == ["command.rejected"])
         #expect(actions.events.first?.data["code"] == "invalid_plug")
         #expect(actions.plugCommands.isEmpty)
@@ -166,7 +167,7 @@ struct PlugParseTests {
 
         // A bad plug is refused and changes nothing.
         (result, actions) = hub.request("station/update", ["station": "PC-01", "plug": ["type": "shelly2", "prefix": "a//b"]])
-        if case .failure(let e) = result { #expect(e.code == "invalid_plug") } else { Issue.record("accepted a//b") }
+        if case .failure(let e) = result { #expect(e.code == .invalidPlug) } else { Issue.record("accepted a//b") }
         #expect(actions.savedStations.isEmpty)
         #expect(hub.hub.store.stations[pc1]?.plug == .shelly2(prefix: "bar/plus", switchID: 1))
 

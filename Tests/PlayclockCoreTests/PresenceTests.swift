@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -180,7 +181,7 @@ struct PresenceTests {
                 _ = try hub.core.agentPresence(station: station, payload: Array(payload.utf8), now: hub.now)
                 Issue.record("accepted \(station) \(payload)")
             } catch {
-                #expect(error.code == code, "\(station) \(payload)")
+                #expect(error.code.rawValue == code, "\(station) \(payload)")
             }
         }
         #expect(hub.core.isOnline(pc1) == nil)
@@ -302,7 +303,7 @@ struct PresenceTests {
             _ = try hub.core.heartbeat(station: "PC-01", payload: Array(payload.utf8), now: hub.now)
             Issue.record("accepted heartbeat \(payload)")
         } catch {
-            #expect(["invalid_json", "invalid_request"].contains(error.code))
+            #expect([.invalidJSON, .invalidRequest].contains(error.code))
         }
         #expect(hub.core.isOnline(pc1) == nil)
         #expect(hub.state(pc1) == before)
@@ -316,7 +317,7 @@ struct PresenceTests {
             _ = try hub.core.heartbeat(station: "PC-01", payload: Array(#"{"seq":1,"pad":"\#(pad)"}"#.utf8), now: hub.now)
             Issue.record("accepted")
         } catch {
-            #expect(error.code == "payload_too_large")
+            #expect(error.code == .payloadTooLarge)
         }
         #expect(hub.core.isOnline(pc1) == nil)
     }
@@ -330,7 +331,7 @@ struct PresenceTests {
             _ = try hub.core.heartbeat(station: station, payload: Array(#"{"seq":1}"#.utf8), now: hub.now)
             Issue.record("accepted heartbeat for \(station)")
         } catch {
-            #expect(error.code == code)
+            #expect(error.code.rawValue == code)
         }
         #expect(hub.core.stationIDs.map { hub.state($0) } == before)
         #expect(hub.core.stationIDs == [pc1, pc2, ps1])

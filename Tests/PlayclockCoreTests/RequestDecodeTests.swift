@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -83,7 +84,7 @@ struct RequestDecodeTests {
         #expect(command("station/list", " \n\t\r ") == .stationList)
         // ...but other verbs then miss their fields.
         let e = failure("session/start", "")
-        #expect(e?.error.code == "invalid_request")
+        #expect(e?.error.code == .invalidRequest)
         #expect(e?.error.message.contains("station") == true)
         #expect(e?.transaction == nil)
     }
@@ -93,31 +94,31 @@ struct RequestDecodeTests {
     @Test(arguments: ["{", "not json", #"{"station":}"#, "{\"station\":\"PC-01\"", "\u{FF}\u{FE}", "{'station':'PC-01'}"])
     func malformedJSON(_ body: String) {
         let e = failure("session/stop", body)
-        #expect(e?.error.code == "invalid_json")
+        #expect(e?.error.code == .invalidJSON)
         #expect(e?.transaction == nil)
     }
 
     @Test func invalidUTF8IsInvalidJSON() {
         let r = Request.decode(verb: "session/stop", payload: [0x7B, 0xFF, 0xFE, 0x7D], policy: policy)
         guard case .failure(let e) = r else { Issue.record("accepted invalid UTF-8"); return }
-        #expect(e.error.code == "invalid_json")
+        #expect(e.error.code == .invalidJSON)
     }
 
     @Test(arguments: ["[]", #"["station","PC-01"]"#, "42", #""PC-01""#, "true", "null"])
     func nonObjectBody(_ body: String) {
         let e = failure("session/stop", body)
-        #expect(e?.error.code == "invalid_request")
+        #expect(e?.error.code == .invalidRequest)
         #expect(e?.transaction == nil)
     }
 
     @Test func unknownVerb() {
         let e = failure("session/destroy", #"{"station":"PC-01","transaction":"t-9"}"#)
-        #expect(e?.error.code == "unknown_verb")
+        #expect(e?.error.code == .unknownVerb)
         #expect(e?.error.message.contains("session/destroy") == true)
         #expect(e?.transaction == "t-9")
-        #expect(failure("", "{}")?.error.code == "unknown_verb")
-        #expect(failure("session", "{}")?.error.code == "unknown_verb")
-        #expect(failure("SESSION/START", #"{"station":"PC-01","minutes":1}"#)?.error.code == "unknown_verb")
+        #expect(failure("", "{}")?.error.code == .unknownVerb)
+        #expect(failure("session", "{}")?.error.code == .unknownVerb)
+        #expect(failure("SESSION/START", #"{"station":"PC-01","minutes":1}"#)?.error.code == .unknownVerb)
     }
 
     // MARK: station ids
@@ -127,7 +128,7 @@ struct RequestDecodeTests {
         let body = JSONCoding.encode(["station": .string(id), "minutes": 5, "transaction": 7])
         let r = Request.decode(verb: "session/start", payload: body, policy: policy)
         guard case .failure(let e) = r else { Issue.record("accepted station id \(id)"); return }
-        #expect(e.error.code == "invalid_station_id")
+        #expect(e.error.code == .invalidStationID)
         #expect(e.transaction == 7)
         #expect(StationID(id) == nil)
     }
@@ -140,46 +141,46 @@ struct RequestDecodeTests {
     }
 
     @Test func stationMustBeAString() {
-        #expect(failure("station/get", #"{"station":1}"#)?.error.code == "invalid_request")
-        #expect(failure("station/get", #"{"station":null}"#)?.error.code == "invalid_request")
-        #expect(failure("station/get", #"{}"#)?.error.code == "invalid_request")
-        #expect(failure("session/transfer", #"{"station":"PC-01"}"#)?.error.code == "invalid_request")
-        #expect(failure("session/transfer", #"{"station":"PC-01","to":"PC/02"}"#)?.error.code == "invalid_station_id")
+        #expect(failure("station/get", #"{"station":1}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/get", #"{"station":null}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/get", #"{}"#)?.error.code == .invalidRequest)
+        #expect(failure("session/transfer", #"{"station":"PC-01"}"#)?.error.code == .invalidRequest)
+        #expect(failure("session/transfer", #"{"station":"PC-01","to":"PC/02"}"#)?.error.code == .invalidStationID)
     }
 
     @Test func transferToTheSameStationIsRefused() {
         let e = failure("session/transfer", #"{"station":"PC-01","to":"PC-01","transaction":"x"}"#)
-        #expect(e?.error.code == "invalid_request")
+        #expect(e?.error.code == .invalidRequest)
         #expect(e?.transaction == "x")
     }
 
     @Test func stationAddFieldValidation() {
-        #expect(failure("station/add", #"{"station":"PC-03","kind":"PC"}"#)?.error.code == "invalid_request")
-        #expect(failure("station/add", #"{"station":"PC-03","kind":""}"#)?.error.code == "invalid_request")
-        #expect(failure("station/add", #"{"station":"PC-03","kind":"a-very-long-kind-name"}"#)?.error.code == "invalid_request")
-        #expect(failure("station/add", #"{"station":"PC-03","name":""}"#)?.error.code == "invalid_request")
+        #expect(failure("station/add", #"{"station":"PC-03","kind":"PC"}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/add", #"{"station":"PC-03","kind":""}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/add", #"{"station":"PC-03","kind":"a-very-long-kind-name"}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/add", #"{"station":"PC-03","name":""}"#)?.error.code == .invalidRequest)
         let name65 = String(repeating: "n", count: 65)
-        #expect(failure("station/add", #"{"station":"PC-03","name":"\#(name65)"}"#)?.error.code == "invalid_request")
-        #expect(failure("station/add", #"{"station":"PC-03","name":5}"#)?.error.code == "invalid_request")
+        #expect(failure("station/add", #"{"station":"PC-03","name":"\#(name65)"}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/add", #"{"station":"PC-03","name":5}"#)?.error.code == .invalidRequest)
         #expect(command("station/add", #"{"station":"PC-03","name":null,"kind":null}"#) == .stationAdd(id: StationID("PC-03")!, name: "PC-03", kind: .pc, plug: nil))
     }
 
     @Test func maintenanceNeedsABoolean() {
-        #expect(failure("station/maintenance", #"{"station":"PC-01"}"#)?.error.code == "invalid_request")
-        #expect(failure("station/maintenance", #"{"station":"PC-01","enabled":1}"#)?.error.code == "invalid_request")
-        #expect(failure("station/maintenance", #"{"station":"PC-01","enabled":"true"}"#)?.error.code == "invalid_request")
+        #expect(failure("station/maintenance", #"{"station":"PC-01"}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/maintenance", #"{"station":"PC-01","enabled":1}"#)?.error.code == .invalidRequest)
+        #expect(failure("station/maintenance", #"{"station":"PC-01","enabled":"true"}"#)?.error.code == .invalidRequest)
     }
 
     // MARK: durations
 
     @Test func bothMinutesAndSecondsIsRefused() {
         let e = failure("session/start", #"{"station":"PC-01","minutes":1,"seconds":60}"#)
-        #expect(e?.error.code == "invalid_duration")
+        #expect(e?.error.code == .invalidDuration)
     }
 
     @Test func neitherMinutesNorSecondsIsRefused() {
-        #expect(failure("session/start", #"{"station":"PC-01"}"#)?.error.code == "invalid_duration")
-        #expect(failure("session/extend", #"{"station":"PC-01"}"#)?.error.code == "invalid_duration")
+        #expect(failure("session/start", #"{"station":"PC-01"}"#)?.error.code == .invalidDuration)
+        #expect(failure("session/extend", #"{"station":"PC-01"}"#)?.error.code == .invalidDuration)
     }
 
     @Test(arguments: [
@@ -191,7 +192,7 @@ struct RequestDecodeTests {
     func invalidDurations(_ field: String) {
         for verb in ["session/start", "session/extend"] {
             let e = failure(verb, #"{"station":"PC-01",\#(field),"transaction":"tx"}"#)
-            #expect(e?.error.code == "invalid_duration", "\(verb) \(field)")
+            #expect(e?.error.code == .invalidDuration, "\(verb) \(field)")
             #expect(e?.transaction == "tx")
         }
     }
@@ -214,7 +215,7 @@ struct RequestDecodeTests {
         #expect((try? ok.get())?.command == .sessionStart(pc1, seconds: 3600))
         let tooLong = Request.decode(verb: "session/start", payload: Array(#"{"station":"PC-01","seconds":3601}"#.utf8), policy: p)
         guard case .failure(let e) = tooLong else { Issue.record("accepted"); return }
-        #expect(e.error.code == "invalid_duration")
+        #expect(e.error.code == .invalidDuration)
     }
 
     // MARK: size
@@ -227,14 +228,14 @@ struct RequestDecodeTests {
         #expect(command("session/stop", exact) == .sessionStop(pc1))
         let over = prefix + String(repeating: "x", count: policy.maxRequestBytes - prefix.utf8.count - suffix.utf8.count + 1) + suffix
         let e = failure("session/stop", over)
-        #expect(e?.error.code == "payload_too_large")
+        #expect(e?.error.code == .payloadTooLarge)
         #expect(e?.error.message.contains("\(policy.maxRequestBytes)") == true)
 
         var small = HubPolicy()
         small.maxRequestBytes = 10
         let r = Request.decode(verb: "station/list", payload: Array(#"{"a":"123456"}"#.utf8), policy: small)
         guard case .failure(let e2) = r else { Issue.record("accepted"); return }
-        #expect(e2.error.code == "payload_too_large")
+        #expect(e2.error.code == .payloadTooLarge)
     }
 
     // MARK: transaction

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -118,7 +119,7 @@ struct SessionCommandTests {
             Issue.record("\(verb) was accepted", sourceLocation: sourceLocation)
             return
         }
-        #expect(error.code == code, sourceLocation: sourceLocation)
+        #expect(error.code.rawValue == code, sourceLocation: sourceLocation)
         #expect(actions.count == 1, sourceLocation: sourceLocation)
         #expect(actions.eventTypes == ["command.rejected"], sourceLocation: sourceLocation)
         #expect(actions.events.first?.data["code"] == .string(code), sourceLocation: sourceLocation)
@@ -251,7 +252,7 @@ struct SessionCommandTests {
         hub.start(pc1, seconds: 86_000)
         let r = hub.request("session/extend", ["station": "PC-01", "seconds": 401])
         guard case .failure(let e) = r.result else { Issue.record("accepted"); return }
-        #expect(e.code == "invalid_duration")
+        #expect(e.code == .invalidDuration)
         #expect(hub.core.session(at: pc1)?.grantedMillis == 86_000_000)
         // Exactly the maximum is fine.
         let ok = hub.request("session/extend", ["station": "PC-01", "seconds": 400])
@@ -330,7 +331,7 @@ struct SessionCommandTests {
         let saved = try #require(actions.savedSessions.first)
         #expect(saved.id == "S-1")
         #expect(saved.endedAtWallMillis == hub.now.wallMillis)
-        #expect(saved.endReason == "stopped")
+        #expect(saved.endReason == .stopped)
         #expect(saved.usedMillisAtAnchor == 125_000)
         #expect(saved.isEnded)
         let stopped = try #require(actions.events.first { $0.type == "session.stopped" })
@@ -342,7 +343,7 @@ struct SessionCommandTests {
         #expect(actions.countdowns(pc1).first?["remaining_s"] == 0)
         #expect(hub.core.session(at: pc1) == nil)
         #expect(hub.core.nextDeadline() == nil)
-        #expect(hub.store.sessions["S-1"]?.endReason == "stopped")
+        #expect(hub.store.sessions["S-1"]?.endReason == .stopped)
         // The station can be used again at once.
         hub.start(pc1, seconds: 60)
         #expect(hub.core.session(at: pc1)?.id == "S-2")
@@ -403,7 +404,7 @@ struct SessionCommandTests {
         #expect(expiry.controls(pc2).contains { $0["action"] == "lock" && $0["reason"] == "expired" })
         #expect(expiry.controls(pc1).isEmpty)
         #expect(hub.core.session(at: pc2) == nil)
-        #expect(hub.store.sessions["S-1"]?.endReason == "expired")
+        #expect(hub.store.sessions["S-1"]?.endReason == .expired)
         #expect(hub.store.sessions["S-1"]?.station == pc2)
     }
 

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Testing
 
@@ -37,7 +38,7 @@ struct StationZoneTests {
                 Issue.record("\(verb) accepted zone \(zone.debugDescription)")
                 continue
             }
-            #expect(error.code == "invalid_request")
+            #expect(error.code == .invalidRequest)
             #expect(error.message.contains("\"zone\""))
             #expect(error.message.contains("32"))
         }
@@ -127,7 +128,7 @@ struct StationZoneTests {
         ].enumerated() {
             let (result, actions) = hub.request("station/update", body)
             guard case .failure(let error) = result else { Issue.record("accepted \(body)"); continue }
-            #expect(error.code == "invalid_request")
+            #expect(error.code == .invalidRequest)
             // The first is recorded; the same refusal again within its window is only counted.
             #expect(actions.eventTypes == (index == 0 ? ["command.rejected"] : []))
             #expect(actions.outbounds.isEmpty)

@@ -1,3 +1,4 @@
+import PlayclockContract
 @testable import PlayclockCore
 import Foundation
 import Testing

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import Testing
 
@@ -26,32 +27,32 @@ import Testing
         #expect(StaffRole.manager.permits(power))
         let policy = AccessPolicy(roles: ["ann": .cashier, "tv": .viewer, "max": .manager])
         let byCashier = policy.refusal(of: power, verb: "plug/power", user: "ann")
-        #expect(byCashier?.code == "forbidden")
+        #expect(byCashier?.code == .forbidden)
         #expect(byCashier?.message == "role cashier may not send plug/power (needs manager)")
-        #expect(policy.refusal(of: power, verb: "plug/power", user: "tv")?.code == "forbidden")
-        #expect(policy.refusal(of: .plugPower(StationID("PS5-01")!, on: false), verb: "plug/power", user: "ann")?.code == "forbidden")
+        #expect(policy.refusal(of: power, verb: "plug/power", user: "tv")?.code == .forbidden)
+        #expect(policy.refusal(of: .plugPower(StationID("PS5-01")!, on: false), verb: "plug/power", user: "ann")?.code == .forbidden)
         #expect(policy.refusal(of: power, verb: "plug/power", user: "max") == nil)
         #expect(AccessPolicy(roles: ["ann": .cashier], sharedTopicRole: .cashier).refusal(of: power, verb: "plug/power", user: nil)?.code
-            == "forbidden")
+            == .forbidden)
     }
 
     @Test func aHubWithoutRolesLetsTheSharedTopicDoEverything() {
         let open = AccessPolicy()
         #expect(open.refusal(of: transfer, verb: "session/transfer", user: nil) == nil)
-        #expect(open.refusal(of: start, verb: "session/start", user: "someone")?.code == "forbidden")
+        #expect(open.refusal(of: start, verb: "session/start", user: "someone")?.code == .forbidden)
     }
 
     @Test func onceRolesExistEveryRequestNeedsAnAccountWithTheRightRole() {
         let policy = AccessPolicy(roles: ["ann": .cashier, "tv": .viewer, "max": .manager])
-        #expect(policy.refusal(of: list, verb: "station/list", user: nil)?.code == "unauthenticated")
+        #expect(policy.refusal(of: list, verb: "station/list", user: nil)?.code == .unauthenticated)
         #expect(policy.refusal(of: start, verb: "session/start", user: "ann") == nil)
-        #expect(policy.refusal(of: transfer, verb: "session/transfer", user: "ann")?.code == "forbidden")
+        #expect(policy.refusal(of: transfer, verb: "session/transfer", user: "ann")?.code == .forbidden)
         #expect(policy.refusal(of: start, verb: "session/start", user: "tv")?.message.contains("viewer") == true)
         #expect(policy.refusal(of: transfer, verb: "session/transfer", user: "max") == nil)
-        #expect(policy.refusal(of: list, verb: "station/list", user: "stranger")?.code == "forbidden")
+        #expect(policy.refusal(of: list, verb: "station/list", user: "stranger")?.code == .forbidden)
         let board = AccessPolicy(roles: ["ann": .cashier], sharedTopicRole: .viewer)
         #expect(board.refusal(of: list, verb: "station/list", user: nil) == nil)
-        #expect(board.refusal(of: start, verb: "session/start", user: nil)?.code == "forbidden")
+        #expect(board.refusal(of: start, verb: "session/start", user: nil)?.code == .forbidden)
     }
 
     @Test func rolesComeFromTheConfigFile() throws {

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import Synchronization
 import Testing
@@ -233,7 +234,7 @@ final class RecordingPublisher: MessageTransport {
         #expect(lock.json?["reason"] == "expired")
         let stored = try #require(try HubStore(path: db.path).session(id: before["session"]?["id"]?.stringValue ?? ""))
         #expect(stored.usedMillisAtAnchor == 2000)
-        #expect(stored.endReason == "expired")
+        #expect(stored.endReason == .expired)
         await hub.shutdown()
     }
 

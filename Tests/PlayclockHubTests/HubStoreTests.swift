@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockContract
 import PlayclockCore
 import PlayclockSQLite
 import Testing
@@ -52,7 +53,7 @@ func station(_ id: String, kind: StationKind = .pc) -> Station {
             paused: true, startedAtWallMillis: at(0).wallMillis, warnedThresholds: [60, 300])
         let ended = SessionRecord(
             id: "s0", station: StationID("PC-02")!, grantedMillis: 60_000, usedMillisAtAnchor: 60_000, anchor: at(5),
-            paused: false, startedAtWallMillis: at(-55).wallMillis, endedAtWallMillis: at(5).wallMillis, endReason: "expired")
+            paused: false, startedAtWallMillis: at(-55).wallMillis, endedAtWallMillis: at(5).wallMillis, endReason: .expired)
         let event = HubEvent(id: 7, type: "session.started", atWallMillis: at(0).wallMillis, station: StationID("PC-01"), session: "s1",
                              data: ["granted_s": 3600])
         do {
@@ -109,7 +110,7 @@ func station(_ id: String, kind: StationKind = .pc) -> Station {
         let store = try HubStore(path: db.path)
         let ended = SessionRecord(
             id: "old", station: StationID("PC-09")!, grantedMillis: 1000, usedMillisAtAnchor: 1000, anchor: at(1), paused: false,
-            startedAtWallMillis: at(0).wallMillis, endedAtWallMillis: at(1).wallMillis, endReason: "stopped")
+            startedAtWallMillis: at(0).wallMillis, endedAtWallMillis: at(1).wallMillis, endReason: .stopped)
         try store.apply([.saveStation(station("PC-09")), .saveSession(ended)])
         try store.apply([.deleteStation(StationID("PC-09")!)])
         #expect(try store.stations().isEmpty)

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PlayclockContract
 import PlayclockCore
 import Testing
 

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PlayclockAuth
+import PlayclockContract
 import PlayclockCore
 import Synchronization
 import Testing

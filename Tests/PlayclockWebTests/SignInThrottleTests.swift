@@ -1,6 +1,7 @@
 import Foundation
 import HummingbirdBcrypt
 import PlayclockAuth
+import PlayclockContract
 import PlayclockCore
 import Synchronization
 import Testing

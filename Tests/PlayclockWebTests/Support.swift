@@ -11,6 +11,7 @@ import Logging
 import NIOCore
 import ServiceLifecycle
 import PlayclockAuth
+import PlayclockContract
 import PlayclockCore
 import Prometheus
 import Synchronization

@@ -1,4 +1,5 @@
 import Foundation
+import PlayclockContract
 import PlayclockCore
 
 /// The repository's root, for the shipped configuration and scripts.

@@ -15,7 +15,7 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     public static func required(for command: Command) -> StaffRole { required(for: command.verb) }
 
     /// Who may send what: the one table, also behind what the dashboard offers each account.
-    public static func required(for verb: Command.Verb) -> StaffRole {
+    public static func required(for verb: Verb) -> StaffRole {
         switch verb {
         case .stationList, .stationGet:
             return .viewer
@@ -27,7 +27,7 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     }
 
     /// The verbs this role may send, in `Command.verbs` order.
-    public var permittedVerbs: [Command.Verb] { Command.Verb.allCases.filter { self >= Self.required(for: $0) } }
+    public var permittedVerbs: [Verb] { Verb.allCases.filter { self >= Self.required(for: $0) } }
 
     private var rank: Int {
         switch self {

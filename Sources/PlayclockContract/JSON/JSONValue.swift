@@ -111,3 +111,8 @@ extension JSONValue {
     public init(_ string: String?) { self = string.map { .string($0) } ?? .null }
     public init(_ int: Int64?) { self = int.map { .int($0) } ?? .null }
 }
+
+extension JSONValue {
+    /// A contract enum (`LockReason`, `EventType`, ...) as the string it is on the wire.
+    public init<T: RawRepresentable>(_ value: T) where T.RawValue == String { self = .string(value.rawValue) }
+}

@@ -1,0 +1,61 @@
+/// A staff command, decoded and validated from a request (`R/hub/request/<verb>` + JSON body).
+public enum Command: Sendable, Equatable {
+    case stationAdd(id: StationID, name: String, kind: StationKind, plug: PlugBinding?, zone: String? = nil)
+    case stationUpdate(StationID, name: String?, kind: StationKind?, plug: PlugUpdate, zone: FieldUpdate<String> = .keep)
+    case stationRemove(StationID)
+    case stationList
+    case stationGet(StationID)
+    case stationMaintenance(StationID, enabled: Bool)
+    case sessionStart(StationID, seconds: Int64)
+    case sessionExtend(StationID, seconds: Int64)
+    case sessionPause(StationID)
+    case sessionResume(StationID)
+    case sessionStop(StationID)
+    case sessionTransfer(from: StationID, to: StationID)
+    /// Switches the station's plug on (a power hold) or off by hand, outside a session.
+    case plugPower(StationID, on: Bool)
+
+    /// What `station/update` does to an optional field: absent keeps it, `null` removes it, a
+    /// value sets it.
+    public enum FieldUpdate<Value: Sendable & Equatable>: Sendable, Equatable {
+        case keep
+        case remove
+        case set(Value)
+    }
+
+    /// What `station/update` does to the plug binding.
+    public typealias PlugUpdate = FieldUpdate<PlugBinding>
+
+    /// Every verb's topic level, in declaration order.
+    public static let verbs = Verb.allCases.map(\.rawValue)
+
+    public var verb: Verb {
+        switch self {
+        case .stationAdd: return .stationAdd
+        case .stationUpdate: return .stationUpdate
+        case .stationRemove: return .stationRemove
+        case .stationList: return .stationList
+        case .stationGet: return .stationGet
+        case .stationMaintenance: return .stationMaintenance
+        case .sessionStart: return .sessionStart
+        case .sessionExtend: return .sessionExtend
+        case .sessionPause: return .sessionPause
+        case .sessionResume: return .sessionResume
+        case .sessionStop: return .sessionStop
+        case .sessionTransfer: return .sessionTransfer
+        case .plugPower: return .plugPower
+        }
+    }
+
+    /// The stations whose state the command may change.
+    public var stations: [StationID] {
+        switch self {
+        case .stationList, .stationGet: return []
+        case .stationAdd(let id, _, _, _, _), .stationUpdate(let id, _, _, _, _), .stationRemove(let id),
+            .stationMaintenance(let id, _), .sessionStart(let id, _), .sessionExtend(let id, _), .sessionPause(let id),
+            .sessionResume(let id), .sessionStop(let id), .plugPower(let id, _):
+            return [id]
+        case .sessionTransfer(let from, let to): return [from, to]
+        }
+    }
+}

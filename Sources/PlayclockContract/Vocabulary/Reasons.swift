@@ -1,0 +1,41 @@
+/// Why a station is locked: `reason` in a `lock` control message and in `station.locked`.
+public enum LockReason: String, Sendable, CaseIterable, Codable {
+    /// No session (a new station, or the state sent on reconnect).
+    case idle
+    /// The session ran out; the station shows `expired` for a while.
+    case expired
+    case stopped
+    case paused
+    /// The session moved to another station.
+    case transferred
+    case maintenance
+}
+
+/// How a session ended (`end_reason` in the store).
+public enum EndReason: String, Sendable, CaseIterable, Codable {
+    case expired
+    case stopped
+}
+
+/// Why a station went offline: `reason` in `station.offline`.
+public enum OfflineReason: String, Sendable, CaseIterable, Codable {
+    /// Heard before, then silent for the heartbeat window.
+    case heartbeatTimeout = "heartbeat_timeout"
+    /// The agent said so (its will, or a clean shutdown).
+    case agentOffline = "agent_offline"
+    /// Not heard at all within a window after the hub started or reconnected.
+    case noHeartbeat = "no_heartbeat"
+}
+
+/// A plug alarm: `plug.alarm` in a station's state and `reason` in `plug.alarm` / `plug.alarm_cleared`.
+public enum PlugAlarm: String, Sendable, CaseIterable, Codable {
+    /// The plug's last will: it is off the network.
+    case offline
+    /// Switch commands went unconfirmed `plug_alarm_after_attempts` times.
+    case unconfirmed
+}
+
+/// `action` of a message on `R/stations/<id>/control`.
+public enum ControlAction: String, Sendable, CaseIterable, Codable {
+    case lock, unlock, warn, extend
+}
