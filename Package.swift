@@ -147,6 +147,7 @@ let package = Package(
         ),
 
         // Fast tests: pure core, SQLite on real files, topic matcher, hub actor against an in-memory transport.
+        .testTarget(name: "PlayclockContractTests", dependencies: ["PlayclockContract"]),
         .testTarget(name: "PlayclockCoreTests", dependencies: ["PlayclockContract", "PlayclockCore"]),
         .testTarget(name: "PlayclockSQLiteTests", dependencies: ["PlayclockSQLite"]),
         .testTarget(name: "PlayclockMQTTTests", dependencies: ["PlayclockMQTT"]),

@@ -306,7 +306,7 @@ public struct HubCore: Sendable {
                     session.warnedThresholds.sort()
                     entry.session = session
                     actions.append(.saveSession(session))
-                    actions.append(publishControl(id, warn(session, threshold: threshold, now: now)))
+                    actions.append(publishControl(.warn(grant(id, session, now: now), thresholdSeconds: threshold)))
                     actions.append(event(.sessionWarned, station: id, session: session.id,
                                          data: ["threshold_s": .int(threshold), "remaining_s": .int(seconds(remaining))], now: now))
                     stateChanged = true
@@ -354,13 +354,10 @@ public struct HubCore: Sendable {
         guard payload.count <= policy.maxHeartbeatBytes else {
             throw CommandError(.payloadTooLarge, "heartbeat is \(payload.count) bytes; the limit is \(policy.maxHeartbeatBytes)")
         }
-        guard let body = (try? JSONCoding.decode(payload))?.objectValue else { throw .invalidJSON() }
-        guard body["seq"]?.intValue != nil else {
-            throw CommandError(.invalidRequest, "a heartbeat needs an integer \"seq\"")
-        }
-        var info = body
-        info["seq"] = nil
-        return seen(id, info: info, now: now)
+        guard let body = try? JSONCoding.decode(payload), body.objectValue != nil else { throw .invalidJSON() }
+        let beat: HeartbeatMessage
+        do { beat = try HeartbeatMessage(json: body) } catch { throw CommandError(.invalidRequest, error.message) }
+        return seen(id, info: beat.info, now: now)
     }
 
     /// The agent's own presence topic `R/stations/<id>/agent`: `online`, or `offline` (its will).
@@ -480,7 +477,7 @@ public struct HubCore: Sendable {
                 event(.stationAdded, station: id, session: nil,
                       data: ["name": .string(name), "kind": .string(kind.value), "zone": JSONValue(zone)], now: now),
                 publishState(entry, now: now),
-                publishControl(id, lock(session: nil, reason: .idle, now: now)),
+                publishControl(lock(id, session: nil, reason: .idle, now: now)),
             ])
         case .stationUpdate(let id, let name, let kind, let plug, let zone):
             var entry = try entry(id)
@@ -536,7 +533,7 @@ public struct HubCore: Sendable {
                 .saveStation(entry.station),
                 event(.stationMaintenance, station: id, session: nil, data: ["enabled": .bool(enabled)], now: now),
             ]
-            if enabled { actions.append(publishControl(id, lock(session: nil, reason: .maintenance, now: now))) }
+            if enabled { actions.append(publishControl(lock(id, session: nil, reason: .maintenance, now: now))) }
             actions.append(publishState(entry, now: now))
             return (stateJSON(entry, now: now), actions)
         case .sessionStart(let id, let secs):
@@ -583,10 +580,7 @@ public struct HubCore: Sendable {
                       data: ["added_s": .int(secs), "remaining_s": .int(seconds(remaining))], now: now),
             ]
             if !session.paused {
-                var message = unlock(session, now: now)
-                message["action"] = "extend"
-                message["added_s"] = .int(secs)
-                actions.append(publishControl(id, message))
+                actions.append(publishControl(.extend(grant(id, session, now: now), addedSeconds: secs)))
             }
             actions += [publishCountdown(entry, now: now), publishState(entry, now: now)]
             return (stateJSON(entry, now: now), actions)
@@ -884,16 +878,12 @@ public struct HubCore: Sendable {
         return actions
     }
 
-    private func plugJSON(_ entry: Entry) -> JSONValue {
-        guard let binding = entry.station.plug, case .object(var fields) = binding.json else { return .null }
+    private func plugState(_ entry: Entry) -> StationStateMessage.Plug? {
+        guard let binding = entry.station.plug else { return nil }
         let p = entry.plug
-        fields["online"] = p.online.map { .bool($0) } ?? .null
-        fields["power"] = p.power.map { .bool($0) } ?? .null
-        fields["watts"] = p.watts.map { .double(($0 * 10).rounded() / 10) } ?? .null
-        fields["confirmed"] = .bool(p.confirmed)
-        fields["alarm"] = p.alarm.map { JSONValue($0) } ?? .null
-        fields["hold"] = .bool(entry.station.powerHold)
-        return .object(fields)
+        return StationStateMessage.Plug(
+            binding: binding, online: p.online, power: p.power, watts: p.watts.map { ($0 * 10).rounded() / 10 },
+            confirmed: p.confirmed, alarm: p.alarm, hold: entry.station.powerHold)
     }
 
     // MARK: - Payloads
@@ -904,11 +894,11 @@ public struct HubCore: Sendable {
     /// the same session carries the same value (no millisecond jitter between readings); if the
     /// wall clock has drifted or jumped more than a second against the monotonic clock since the
     /// anchor, it follows the wall clock as it is now.
-    private func endsAt(_ session: SessionRecord, now: Timestamp) -> JSONValue {
-        guard !session.paused else { return .null }
+    private func endsAt(_ session: SessionRecord, now: Timestamp) -> String? {
+        guard !session.paused else { return nil }
         let live = now.wallMillis + session.remainingMillis(at: now)
         let anchored = session.anchor.wallMillis + session.grantedMillis - session.usedMillisAtAnchor
-        return .string(ISO8601.string(fromMillis: abs(live - anchored) <= 1000 ? anchored : live))
+        return ISO8601.string(fromMillis: abs(live - anchored) <= 1000 ? anchored : live)
     }
 
     private func status(_ entry: Entry, now: Timestamp) -> StationStatus {
@@ -924,92 +914,68 @@ public struct HubCore: Sendable {
         return .idle
     }
 
-    func stateJSON(_ entry: Entry, now: Timestamp) -> JSONValue {
-        var sessionJSON: JSONValue = .null
-        if let s = entry.session {
-            sessionJSON = [
-                "id": .string(s.id),
-                "started_at": .string(ISO8601.string(fromMillis: s.startedAtWallMillis)),
-                "ends_at": endsAt(s, now: now),
-                "remaining_s": .int(seconds(s.remainingMillis(at: now))),
-                "granted_s": .int(seconds(s.grantedMillis)),
-                "paused": .bool(s.paused),
-            ]
+    func stateJSON(_ entry: Entry, now: Timestamp) -> JSONValue { stateMessage(entry, now: now).json }
+
+    func stateMessage(_ entry: Entry, now: Timestamp) -> StationStateMessage {
+        let session = entry.session.map { s in
+            StationStateMessage.Session(
+                id: s.id, startedAt: ISO8601.string(fromMillis: s.startedAtWallMillis), endsAt: endsAt(s, now: now),
+                remainingSeconds: seconds(s.remainingMillis(at: now)), grantedSeconds: seconds(s.grantedMillis), paused: s.paused)
         }
-        return [
-            "station": .string(entry.station.id.value),
-            "name": .string(entry.station.name),
-            "kind": .string(entry.station.kind.value),
-            "zone": JSONValue(entry.station.zone),
-            "online": entry.online.map { .bool($0) } ?? .null,
-            "status": .string(status(entry, now: now).rawValue),
-            "maintenance": .bool(entry.station.maintenance),
-            "session": sessionJSON,
-            "agent": .object(entry.agentInfo),
-            "plug": plugJSON(entry),
-            "updated_at": .string(ISO8601.string(fromMillis: now.wallMillis)),
-        ]
+        return StationStateMessage(
+            station: entry.station.id, name: entry.station.name, kind: entry.station.kind, zone: entry.station.zone,
+            online: entry.online, status: status(entry, now: now), maintenance: entry.station.maintenance, session: session,
+            agent: entry.agentInfo, plug: plugState(entry), updatedAt: ISO8601.string(fromMillis: now.wallMillis))
     }
 
     private func publishState(_ entry: Entry, now: Timestamp) -> HubAction {
-        .publish(Outbound(topic: topics.state(entry.station.id), payload: JSONCoding.encode(stateJSON(entry, now: now)),
+        .publish(Outbound(topic: topics.state(entry.station.id), payload: stateMessage(entry, now: now).payload,
                           qos: .atLeastOnce, retain: true))
     }
 
     private func publishCountdown(_ entry: Entry, now: Timestamp) -> HubAction {
-        let body: JSONValue
-        if let s = entry.session {
-            body = ["station": .string(entry.station.id.value), "session": .string(s.id),
-                    "remaining_s": .int(seconds(s.remainingMillis(at: now))), "ends_at": endsAt(s, now: now),
-                    "paused": .bool(s.paused)]
-        } else {
-            body = ["station": .string(entry.station.id.value), "session": .null, "remaining_s": 0, "ends_at": .null,
-                    "paused": false]
-        }
-        return .publish(Outbound(topic: topics.countdown(entry.station.id), payload: JSONCoding.encode(body),
-                                 qos: .atMostOnce, retain: false))
+        let message = entry.session.map { s in
+            CountdownMessage(station: entry.station.id, session: s.id, remainingSeconds: seconds(s.remainingMillis(at: now)),
+                             endsAt: endsAt(s, now: now), paused: s.paused)
+        } ?? .none(entry.station.id)
+        return .publish(Outbound(topic: topics.countdown(entry.station.id), payload: message.payload, qos: .atMostOnce, retain: false))
     }
 
-    private func publishControl(_ id: StationID, _ body: [String: JSONValue]) -> HubAction {
-        var body = body
-        body["station"] = .string(id.value)
-        return .publish(Outbound(topic: topics.control(id), payload: JSONCoding.encode(.object(body)), qos: .atLeastOnce, retain: false))
+    private func publishControl(_ message: ControlMessage) -> HubAction {
+        .publish(Outbound(topic: topics.control(message.station), payload: message.payload, qos: .atLeastOnce, retain: false))
     }
 
     private func controlSync(_ entry: Entry, now: Timestamp) -> HubAction {
         let id = entry.station.id
         if let session = entry.session {
-            return publishControl(id, session.paused ? lock(session: session.id, reason: .paused, now: now) : unlock(session, now: now))
+            return publishControl(session.paused ? lock(id, session: session.id, reason: .paused, now: now) : unlock(id, session, now: now))
         }
         let reason: LockReason = entry.station.maintenance ? .maintenance : (entry.expiredSession != nil ? .expired : .idle)
-        return publishControl(id, lock(session: entry.expiredSession, reason: reason, now: now))
+        return publishControl(lock(id, session: entry.expiredSession, reason: reason, now: now))
     }
 
     /// A lock sent for a session-changing reason, and its audit event.
     private mutating func locking(_ id: StationID, session: String, reason: LockReason, now: Timestamp) -> [HubAction] {
-        [publishControl(id, lock(session: session, reason: reason, now: now)),
+        [publishControl(lock(id, session: session, reason: reason, now: now)),
          event(.stationLocked, station: id, session: session, data: ["reason": JSONValue(reason)], now: now)]
     }
 
     private mutating func unlocking(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> [HubAction] {
-        [publishControl(id, unlock(session, now: now)),
+        [publishControl(unlock(id, session, now: now)),
          event(.stationUnlocked, station: id, session: session.id, data: [:], now: now)]
     }
 
-    private func unlock(_ session: SessionRecord, now: Timestamp) -> [String: JSONValue] {
-        ["action": "unlock", "session": .string(session.id), "ends_at": endsAt(session, now: now),
-         "remaining_s": .int(seconds(session.remainingMillis(at: now))), "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
+    private func grant(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> ControlMessage.Grant {
+        ControlMessage.Grant(station: id, session: session.id, endsAt: endsAt(session, now: now),
+                             remainingSeconds: seconds(session.remainingMillis(at: now)), sentAt: ISO8601.string(fromMillis: now.wallMillis))
     }
 
-    private func lock(session: String?, reason: LockReason, now: Timestamp) -> [String: JSONValue] {
-        ["action": "lock", "session": JSONValue(session), "reason": JSONValue(reason),
-         "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
+    private func unlock(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> ControlMessage {
+        .unlock(grant(id, session, now: now))
     }
 
-    private func warn(_ session: SessionRecord, threshold: Int64, now: Timestamp) -> [String: JSONValue] {
-        ["action": "warn", "session": .string(session.id), "ends_at": endsAt(session, now: now),
-         "remaining_s": .int(seconds(session.remainingMillis(at: now))), "threshold_s": .int(threshold),
-         "sent_at": .string(ISO8601.string(fromMillis: now.wallMillis))]
+    private func lock(_ id: StationID, session: String?, reason: LockReason, now: Timestamp) -> ControlMessage {
+        .lock(.init(station: id, session: session, reason: reason, sentAt: ISO8601.string(fromMillis: now.wallMillis)))
     }
 
     private mutating func event(_ type: EventType, station: StationID?, session: String?, data: JSONValue, now: Timestamp) -> HubAction {
@@ -1018,9 +984,11 @@ public struct HubCore: Sendable {
     }
 
     /// The JSON published on `R/events` for a stored event.
-    public static func eventJSON(_ e: HubEvent) -> JSONValue {
-        ["id": .int(e.id), "type": .string(e.type), "at": .string(ISO8601.string(fromMillis: e.atWallMillis)),
-         "station": JSONValue(e.station?.value), "session": JSONValue(e.session), "data": e.data]
+    public static func eventJSON(_ e: HubEvent) -> JSONValue { eventMessage(e).json }
+
+    public static func eventMessage(_ e: HubEvent) -> EventMessage {
+        EventMessage(id: e.id, type: e.type, at: ISO8601.string(fromMillis: e.atWallMillis), station: e.station?.value,
+                     session: e.session, data: e.data)
     }
 }
 

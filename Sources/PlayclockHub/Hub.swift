@@ -557,20 +557,11 @@ public struct RequestOutcome: Sendable {
     public var result: Result<JSONValue, CommandError>
     public var transaction: JSONValue?
 
+    /// The response message (`ResponseMessage`): the same bytes on MQTT and HTTP.
+    public var response: ResponseMessage { ResponseMessage(result: result, transaction: transaction) }
+
     /// `{"status":"ok","data":...}` or `{"status":"error","error":{"code","message"}}`, with `transaction`.
-    public var responseJSON: JSONValue {
-        var body: [String: JSONValue] = [:]
-        switch result {
-        case .success(let data):
-            body["status"] = "ok"
-            body["data"] = data
-        case .failure(let error):
-            body["status"] = "error"
-            body["error"] = ["code": JSONValue(error.code), "message": .string(error.message)]
-        }
-        body["transaction"] = transaction ?? .null
-        return .object(body)
-    }
+    public var responseJSON: JSONValue { response.json }
 }
 
 /// Station and session counts at one moment.

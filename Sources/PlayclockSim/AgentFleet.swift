@@ -317,17 +317,20 @@ private final class Connection: Sendable {
         if let station = controlStation[message.topic] {
             // An agent that dropped off misses what is sent meanwhile.
             let away = state.withLock { s in s.agentIndex[station].map { s.agents[$0].away } ?? true }
-            guard !away, let control = try? JSONCoding.decode(message.payload) else { return }
-            let action = control["action"]?.stringValue ?? ""
-            let kind = Arrival.Kind(rawValue: action) ?? .control
+            guard !away, let control = try? ControlMessage(payload: message.payload) else { return }
+            let kind = Arrival.Kind(rawValue: control.action.rawValue) ?? .control
+            let (session, reason): (String?, String?) = switch control {
+            case .lock(let lock): (lock.session, lock.reason.rawValue)
+            case .unlock(let grant), .warn(let grant, _), .extend(let grant, _): (grant.session, nil)
+            }
             if kind == .lock || kind == .unlock {
                 state.withLock { s in
                     if let i = s.agentIndex[station] { s.agents[i].locked = kind == .lock }
                 }
             }
             onArrival(Arrival(
-                device: station.value, kind: kind, session: control["session"]?.stringValue,
-                reason: control["reason"]?.stringValue, wallNanos: message.receivedAtWallNanos, payload: message.payload))
+                device: station.value, kind: kind, session: session,
+                reason: reason, wallNanos: message.receivedAtWallNanos, payload: message.payload))
         } else if let plug = plugCommand[message.topic] {
             let word = String(decoding: message.payload, as: UTF8.self).uppercased()
             let answer: Bool? = state.withLock { s in
@@ -372,9 +375,9 @@ private final class Connection: Sendable {
                     s.agents[i].seq += 1
                     let spread = jitter == 0 ? 0 : Double.random(in: -jitter...jitter, using: &generator)
                     s.agents[i].nextBeatNanos = now + Int64(Double(intervalNanos) * (1 + spread))
-                    let body: JSONValue = ["seq": .int(s.agents[i].seq), "agent": "playclock-sim", "version": "1",
-                                           "locked": .bool(s.agents[i].locked)]
-                    out.append((s.agents[i].heartbeat, JSONCoding.encode(body)))
+                    let beat = HeartbeatMessage(
+                        seq: s.agents[i].seq, info: ["agent": "playclock-sim", "version": "1", "locked": .bool(s.agents[i].locked)])
+                    out.append((s.agents[i].heartbeat, beat.payload))
                 }
                 return out
             }

@@ -1,0 +1,105 @@
+/// `R/stations/<id>/control` (hub -> agent, QoS 1, not retained): what the station must do now.
+/// Agents treat a repeated lock or unlock as a no-op. Times are ISO 8601 UTC strings as sent.
+public enum ControlMessage: ContractMessage {
+    /// Lock the screen. `session` is the session that just ended or paused, if any.
+    case lock(Lock)
+    /// Unlock for a running session.
+    case unlock(Grant)
+    /// The session is about to end (`threshold_s` before the end).
+    case warn(Grant, thresholdSeconds: Int64)
+    /// Time was added to the running session.
+    case extend(Grant, addedSeconds: Int64)
+
+    public struct Lock: Sendable, Equatable {
+        public var station: StationID
+        public var session: String?
+        public var reason: LockReason
+        public var sentAt: String
+
+        public init(station: StationID, session: String?, reason: LockReason, sentAt: String) {
+            self.station = station
+            self.session = session
+            self.reason = reason
+            self.sentAt = sentAt
+        }
+    }
+
+    /// A running session as an agent needs it: until when, how much is left.
+    public struct Grant: Sendable, Equatable {
+        public var station: StationID
+        public var session: String
+        /// nil only while the session is paused (never sent with `unlock`).
+        public var endsAt: String?
+        public var remainingSeconds: Int64
+        public var sentAt: String
+
+        public init(station: StationID, session: String, endsAt: String?, remainingSeconds: Int64, sentAt: String) {
+            self.station = station
+            self.session = session
+            self.endsAt = endsAt
+            self.remainingSeconds = remainingSeconds
+            self.sentAt = sentAt
+        }
+    }
+
+    public var action: ControlAction {
+        switch self {
+        case .lock: return .lock
+        case .unlock: return .unlock
+        case .warn: return .warn
+        case .extend: return .extend
+        }
+    }
+
+    public var station: StationID {
+        switch self {
+        case .lock(let l): return l.station
+        case .unlock(let g), .warn(let g, _), .extend(let g, _): return g.station
+        }
+    }
+
+    public var json: JSONValue {
+        var body: [String: JSONValue] = ["action": JSONValue(action), "station": .string(station.value)]
+        switch self {
+        case .lock(let l):
+            body["session"] = JSONValue(l.session)
+            body["reason"] = JSONValue(l.reason)
+            body["sent_at"] = .string(l.sentAt)
+        case .unlock(let g):
+            Self.put(g, into: &body)
+        case .warn(let g, let threshold):
+            Self.put(g, into: &body)
+            body["threshold_s"] = .int(threshold)
+        case .extend(let g, let added):
+            Self.put(g, into: &body)
+            body["added_s"] = .int(added)
+        }
+        return .object(body)
+    }
+
+    private static func put(_ g: Grant, into body: inout [String: JSONValue]) {
+        body["session"] = .string(g.session)
+        body["ends_at"] = JSONValue(g.endsAt)
+        body["remaining_s"] = .int(g.remainingSeconds)
+        body["sent_at"] = .string(g.sentAt)
+    }
+
+    public init(json: JSONValue) throws(MessageDecodingError) {
+        let f = try Fields(json, "a control message")
+        let action = try f.enumeration("action", ControlAction.self)
+        let station = try f.station()
+        if action == .lock {
+            self = .lock(Lock(station: station, session: try f.optionalString("session"),
+                              reason: try f.enumeration("reason", LockReason.self), sentAt: try f.string("sent_at")))
+            return
+        }
+        let grant = Grant(station: station, session: try f.string("session"), endsAt: try f.optionalString("ends_at"),
+                          remainingSeconds: try f.int("remaining_s"), sentAt: try f.string("sent_at"))
+        switch action {
+        case .unlock: self = .unlock(grant)
+        case .warn: self = .warn(grant, thresholdSeconds: try f.int("threshold_s"))
+        case .extend: self = .extend(grant, addedSeconds: try f.int("added_s"))
+        case .lock: preconditionFailure("handled above")
+        }
+    }
+}
