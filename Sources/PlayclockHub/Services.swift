@@ -58,8 +58,9 @@ public struct MQTTConnectionService: Service {
     }
 }
 
-/// The hub as a service: recovers, then feeds broker events to the hub actor until shutdown,
-/// when it records the last alive time and announces `offline`.
+/// The hub as a service: recovers, runs the hub's timers and feeds broker events to the hub
+/// actor until shutdown, when (the timers stopped) it records the last alive time and announces
+/// `offline`.
 public struct HubService: Service {
     let hub: Hub
     let client: MQTTClient
@@ -68,11 +69,13 @@ public struct HubService: Service {
 
     public func run() async throws {
         try await hub.start()
-        // Ready once sessions are recovered and timers run; the broker may still be coming up
-        // (the hub keeps reconnecting on its own).
-        systemd.notify("READY=1")
-        // The watchdog is a child task of this service: it ends with it, never outlives it.
+        // The hub's timers and alive recorder, and the watchdog, are child tasks of this service:
+        // they end with it, never outlive it, and have stopped before the hub shuts down.
         await withDiscardingTaskGroup { group in
+            group.addTask { await hub.run() }
+            // Ready once sessions are recovered and timers run; the broker may still be coming up
+            // (the hub keeps reconnecting on its own).
+            systemd.notify("READY=1")
             if let interval = systemd.watchdogInterval {
                 group.addTask {
                     while !Task.isCancelled {
