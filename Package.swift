@@ -76,6 +76,7 @@ let package = Package(
                 "PlayclockCore",
                 "PlayclockHub",
                 "PlayclockAuth",
+                "PlayclockMQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -4,11 +4,16 @@ import PlayclockMQTT
 import ServiceLifecycle
 
 /// Adapts the MQTT client to the hub's transport protocol.
-struct MQTTTransport: MessageTransport {
+public struct MQTTTransport: MessageTransport {
     let client: MQTTClient
     let logger: Logger
 
-    func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool {
+    public init(client: MQTTClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool {
         guard let validTopic = try? MQTTTopic(topic) else {
             logger.warning("refused to publish on an invalid topic", metadata: ["mqtt.topic": "\(topic)"])
             return false
@@ -19,7 +24,7 @@ struct MQTTTransport: MessageTransport {
         return result == .sent
     }
 
-    func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) {
+    public func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) {
         guard let valid = try? MQTTTopicFilter(filter) else {
             logger.warning("refused to subscribe to an invalid filter", metadata: ["mqtt.filter": "\(filter)"])
             return
@@ -33,12 +38,12 @@ struct MQTTTransport: MessageTransport {
         }
     }
 
-    var inboundStatistics: InboundStatistics {
+    public var inboundStatistics: InboundStatistics {
         let s = client.statistics
         return InboundStatistics(shed: s.shedMessages, queued: s.queuedMessages, backpressureEvents: s.backpressureEvents)
     }
 
-    func unsubscribe(_ filter: String) {
+    public func unsubscribe(_ filter: String) {
         guard let valid = try? MQTTTopicFilter(filter) else { return }
         client.unsubscribe(valid)
     }
@@ -49,6 +54,11 @@ struct MQTTTransport: MessageTransport {
 public struct MQTTConnectionService: Service {
     let client: MQTTClient
     let drainTimeout: Duration
+
+    public init(client: MQTTClient, drainTimeout: Duration = .seconds(2)) {
+        self.client = client
+        self.drainTimeout = drainTimeout
+    }
 
     public func run() async throws {
         client.start()
@@ -66,6 +76,13 @@ public struct HubService: Service {
     let client: MQTTClient
     let logger: Logger
     let systemd: SystemdNotifier
+
+    public init(hub: Hub, client: MQTTClient, logger: Logger, systemd: SystemdNotifier = SystemdNotifier()) {
+        self.hub = hub
+        self.client = client
+        self.logger = logger
+        self.systemd = systemd
+    }
 
     public func run() async throws {
         try await hub.start()
