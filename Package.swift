@@ -20,6 +20,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
     ],
     targets: [
         // System libraries (Debian: libsqlite3-dev, libmosquitto-dev).
@@ -39,7 +40,10 @@ let package = Package(
         .target(name: "PlayclockContract"),
 
         // Pure, sans-I/O domain: state machines that take events and a time and return actions.
-        .target(name: "PlayclockCore", dependencies: ["PlayclockContract"]),
+        .target(
+            name: "PlayclockCore",
+            dependencies: ["PlayclockContract", .product(name: "HeapModule", package: "swift-collections")]
+        ),
 
         // Small, tested wrapper over the SQLite C API.
         .target(name: "PlayclockSQLite", dependencies: ["CSQLite"]),
@@ -80,6 +84,7 @@ let package = Package(
                 "PlayclockContract", "PlayclockCore",
                 "PlayclockHub",
                 "PlayclockAuth",
+                "PlayclockMQTT",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "CoreMetrics", package: "swift-metrics"),

@@ -83,6 +83,9 @@ public struct InboundMessage: Sendable {
 
 /// The actor that owns the core and executes its actions: store writes first (one transaction),
 /// then publishes. It schedules the core's next deadline as a timer, never polls.
+///
+/// `start()` recovers; `run()` is the hub's long-running work (the timer loop and the alive
+/// recorder, as child tasks) and is run by `HubService` until shutdown; `shutdown()` stops it.
 public actor Hub {
     private var core: HubCore
     private let store: HubStore
@@ -100,9 +103,16 @@ public actor Hub {
     public private(set) var brokerConnected = false
 
     private var plugSubscriptions: Set<String> = []
-    private var timer: Task<Void, Never>?
+    /// The deadline last published to the timer loop (nil: none, or one that must be published
+    /// again by the next `reschedule()`, as after a retry was scheduled).
     private var timerDeadline: Int64?
-    private var aliveTask: Task<Void, Never>?
+    /// Deadline changes for the timer loop in `run()`: only the newest one matters.
+    private nonisolated let deadlines: AsyncStream<Int64?>
+    private nonisolated let deadlineChanges: AsyncStream<Int64?>.Continuation
+    /// The alive recorder's first deadline, taken by `start()`.
+    private var firstAliveMonoNanos: Int64?
+    /// Set by `shutdown()`: the timer loop and the alive recorder act no more.
+    private var stopped = false
     /// How long events are kept, and when (monotonic) the next pruning pass is due.
     private let retention: HubConfiguration.EventRetention
     private var nextPruneMonoNanos: Int64 = .min
@@ -127,6 +137,7 @@ public actor Hub {
         self.policy = policy
         self.feed = feed
         self.retention = retention
+        (deadlines, deadlineChanges) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
     }
 
     public var topics: TopicScheme { core.topics }
@@ -134,8 +145,9 @@ public actor Hub {
     /// The broker connection's inbound queue (read without waiting for the actor).
     public nonisolated var inboundStatistics: InboundStatistics { publisher.inboundStatistics }
 
-    /// Recovers sessions from the store (locking what ended while the hub was down) and starts
-    /// the timers. Publishes that cannot go out yet are repeated by `connected()`.
+    /// Recovers sessions from the store (locking what ended while the hub was down) and takes
+    /// the timers' first deadlines; `run()` then keeps time. Publishes that cannot go out yet are
+    /// repeated by `connected()`.
     public func start() throws {
         let now = clock.now()
         let lastAlive = try store.lastAlive()
@@ -149,16 +161,20 @@ public actor Hub {
         syncPlugSubscriptions()
         logger.info("hub started", metadata: ["hub.stations": "\(core.stationIDs.count)", "hub.boot": "\(now.bootID)"])
         reschedule()
-        let interval = Int64(aliveInterval / .nanoseconds(1))
-        let clock = self.clock
-        // Deadlines are absolute and taken now, so none is lost however late the task starts.
-        var next = clock.now().monoNanos + interval
-        aliveTask = Task { [weak self] in
-            while !Task.isCancelled {
-                do { try await clock.sleep(untilMonoNanos: next) } catch { return }
-                next = max(next + interval, clock.now().monoNanos)
-                await self?.recordAlive()
-            }
+        // Deadlines are absolute and taken now, so none is lost however late `run()` starts.
+        firstAliveMonoNanos = clock.now().monoNanos + Int64(aliveInterval / .nanoseconds(1))
+    }
+
+    /// The hub's long-running work, after `start()`: the timer loop and the alive recorder, as
+    /// child tasks of this call. Returns when the task running it is cancelled or `shutdown()`
+    /// is called. Call it once.
+    public nonisolated func run() async {
+        let firstAlive = await firstAliveMonoNanos
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.recordAliveEveryInterval(from: firstAlive) }
+            // Ends when the deadline stream does: at shutdown, or when this task is cancelled.
+            await runTimers()
+            group.cancelAll()
         }
     }
 
@@ -190,8 +206,8 @@ public actor Hub {
     /// Stops timers and records the last alive moment. The caller then announces `offline`.
     public func shutdown() {
         feed.finishAll()
-        timer?.cancel()
-        aliveTask?.cancel()
+        stopped = true
+        deadlineChanges.finish()  // `run()` ends
         recordAlive()
         send(topic: core.topics.hubStatus, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
         logger.info("hub stopped")
@@ -447,20 +463,39 @@ public actor Hub {
 
     // MARK: - Timers
 
+    /// Publishes the core's next deadline to the timer loop when it changed (nil: none).
     private func reschedule() {
         let deadline = core.nextDeadline()
         guard deadline != timerDeadline else { return }
-        timer?.cancel()
         timerDeadline = deadline
-        guard let deadline else { return }
+        deadlineChanges.yield(deadline)
+    }
+
+    /// The timer loop: sleeps until the newest published deadline, then fires. The sleeper is a
+    /// child task of a group of its own, cancelled as soon as the deadline moves.
+    private nonisolated func runTimers() async {
         let clock = self.clock
-        timer = Task { [weak self] in
-            do { try await clock.sleep(untilMonoNanos: deadline) } catch { return }
-            await self?.timerFired()
+        var changes = deadlines.makeAsyncIterator()
+        var next = await changes.next()
+        while let published = next {
+            guard let deadline = published else {
+                next = await changes.next()
+                continue
+            }
+            next = await withDiscardingTaskGroup { group in
+                group.addTask {
+                    do { try await clock.sleep(untilMonoNanos: deadline) } catch { return }
+                    await self.timerFired()
+                }
+                let moved = await changes.next()
+                group.cancelAll()
+                return moved
+            }
         }
     }
 
     private func timerFired() {
+        guard !stopped else { return }
         timerDeadline = nil
         let now = clock.now()
         do {
@@ -469,14 +504,28 @@ public actor Hub {
         } catch {
             // Nothing was published; keep the previous state and try again shortly.
             logger.error("store write failed on timer; retrying", metadata: ["error": "\(error)"])
-            let clock = self.clock
-            let retryAt = clock.now().monoNanos + 500_000_000
-            timer = Task { [weak self] in
-                do { try await clock.sleep(untilMonoNanos: retryAt) } catch { return }
-                await self?.timerFired()
-            }
+            deadlineChanges.yield(clock.now().monoNanos + 500_000_000)
+            // Any change before the retry is due replaces it with the core's own deadline.
             timerDeadline = nil
         }
+    }
+
+    /// The alive recorder: absolute deadlines `aliveInterval` apart, so none is lost however late
+    /// one wakes (a late one is followed at once by the next).
+    private nonisolated func recordAliveEveryInterval(from first: Int64?) async {
+        let clock = self.clock
+        let interval = Int64(aliveInterval / .nanoseconds(1))
+        var next = first ?? clock.now().monoNanos + interval
+        while !Task.isCancelled {
+            do { try await clock.sleep(untilMonoNanos: next) } catch { return }
+            next = max(next + interval, clock.now().monoNanos)
+            await aliveTick()
+        }
+    }
+
+    private func aliveTick() {
+        guard !stopped else { return }
+        recordAlive()
     }
 
     private func recordAlive() {

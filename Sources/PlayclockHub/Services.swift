@@ -5,11 +5,16 @@ import PlayclockMQTT
 import ServiceLifecycle
 
 /// Adapts the MQTT client to the hub's transport protocol.
-struct MQTTTransport: MessageTransport {
+public struct MQTTTransport: MessageTransport {
     let client: MQTTClient
     let logger: Logger
 
-    func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool {
+    public init(client: MQTTClient, logger: Logger) {
+        self.client = client
+        self.logger = logger
+    }
+
+    public func publish(topic: String, payload: [UInt8], qos: Outbound.QoS, retain: Bool, correlationData: [UInt8]?) -> Bool {
         guard let validTopic = try? MQTTTopic(topic) else {
             logger.warning("refused to publish on an invalid topic", metadata: ["mqtt.topic": "\(topic)"])
             return false
@@ -20,7 +25,7 @@ struct MQTTTransport: MessageTransport {
         return result == .sent
     }
 
-    func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) {
+    public func subscribe(_ filter: String, qos: Outbound.QoS, options: SubscriptionOptions) {
         guard let valid = try? MQTTTopicFilter(filter) else {
             logger.warning("refused to subscribe to an invalid filter", metadata: ["mqtt.filter": "\(filter)"])
             return
@@ -34,12 +39,12 @@ struct MQTTTransport: MessageTransport {
         }
     }
 
-    var inboundStatistics: InboundStatistics {
+    public var inboundStatistics: InboundStatistics {
         let s = client.statistics
         return InboundStatistics(shed: s.shedMessages, queued: s.queuedMessages, backpressureEvents: s.backpressureEvents)
     }
 
-    func unsubscribe(_ filter: String) {
+    public func unsubscribe(_ filter: String) {
         guard let valid = try? MQTTTopicFilter(filter) else { return }
         client.unsubscribe(valid)
     }
@@ -51,6 +56,11 @@ public struct MQTTConnectionService: Service {
     let client: MQTTClient
     let drainTimeout: Duration
 
+    public init(client: MQTTClient, drainTimeout: Duration = .seconds(2)) {
+        self.client = client
+        self.drainTimeout = drainTimeout
+    }
+
     public func run() async throws {
         client.start()
         try? await gracefulShutdown()
@@ -59,21 +69,31 @@ public struct MQTTConnectionService: Service {
     }
 }
 
-/// The hub as a service: recovers, then feeds broker events to the hub actor until shutdown,
-/// when it records the last alive time and announces `offline`.
+/// The hub as a service: recovers, runs the hub's timers and feeds broker events to the hub
+/// actor until shutdown, when (the timers stopped) it records the last alive time and announces
+/// `offline`.
 public struct HubService: Service {
     let hub: Hub
     let client: MQTTClient
     let logger: Logger
     let systemd: SystemdNotifier
 
+    public init(hub: Hub, client: MQTTClient, logger: Logger, systemd: SystemdNotifier = SystemdNotifier()) {
+        self.hub = hub
+        self.client = client
+        self.logger = logger
+        self.systemd = systemd
+    }
+
     public func run() async throws {
         try await hub.start()
-        // Ready once sessions are recovered and timers run; the broker may still be coming up
-        // (the hub keeps reconnecting on its own).
-        systemd.notify("READY=1")
-        // The watchdog is a child task of this service: it ends with it, never outlives it.
+        // The hub's timers and alive recorder, and the watchdog, are child tasks of this service:
+        // they end with it, never outlive it, and have stopped before the hub shuts down.
         await withDiscardingTaskGroup { group in
+            group.addTask { await hub.run() }
+            // Ready once sessions are recovered and timers run; the broker may still be coming up
+            // (the hub keeps reconnecting on its own).
+            systemd.notify("READY=1")
             if let interval = systemd.watchdogInterval {
                 group.addTask {
                     while !Task.isCancelled {

@@ -206,26 +206,27 @@ public struct Dashboard: Sendable {
             let (lines, out) = AsyncStream<ByteBuffer>.makeStream(bufferingPolicy: .bufferingOldest(1024))
             out.yield(LiveEvents.frame(retryMillis: 2000))
             out.yield(LiveEvents.frame(event: "snapshot", data: JSONCoding.encode(snapshot)))
-            let forward = Task {
-                for await item in start.changes {
-                    if case .dropped = out.yield(LiveEvents.frame(item)) { break }
+            // Forwarding the hub's changes and the keep-alive pings are child tasks of this body:
+            // they end with it (cancelled once the last frame is written or writing fails).
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask {
+                    for await item in start.changes {
+                        if case .dropped = out.yield(LiveEvents.frame(item)) { break }
+                    }
+                    out.finish()  // the hub stopped, or this watcher fell behind: the browser reconnects
                 }
-                out.finish()  // the hub stopped, or this watcher fell behind: the browser reconnects
-            }
-            let ping = Task {
-                while !Task.isCancelled {
-                    try? await Task.sleep(for: keepAlive)
-                    out.yield(LiveEvents.comment("ping"))
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: keepAlive)
+                        out.yield(LiveEvents.comment("ping"))
+                    }
                 }
+                defer { group.cancelAll() }
+                for await frame in lines {
+                    try await writer.write(frame)
+                }
+                try await writer.finish(nil)
             }
-            defer {
-                forward.cancel()
-                ping.cancel()
-            }
-            for await frame in lines {
-                try await writer.write(frame)
-            }
-            try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [
             .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store", HTTPField.Name("X-Accel-Buffering")!: "no",

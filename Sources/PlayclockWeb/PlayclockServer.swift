@@ -4,25 +4,55 @@ import Logging
 import NIOCore
 import NIOPosix
 import PlayclockAuth
+import PlayclockContract
+import PlayclockCore
 import PlayclockHub
+import PlayclockMQTT
 import Prometheus
 import ServiceLifecycle
 
-/// Assembles the whole daemon: broker connection, hub and (unless `--http off`) the dashboard,
-/// as services in one group, ordered by dependency and stopped gracefully on SIGTERM/SIGINT.
+/// The one place the daemon is assembled (the `@main` in playclockd only turns flags into a
+/// configuration and runs what this builds).
 public enum PlayclockServer {
-    public static func buildServiceGroup(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
+    /// Builds everything from the configuration: the store (importing the venue file), the
+    /// broker connection, the hub and, unless `--http off`, the dashboard; returns them as
+    /// services in one group, ordered by dependency and stopped gracefully on SIGTERM/SIGINT.
+    ///
+    /// A group starts its services in order and stops them in reverse: the live feeds end, the
+    /// HTTP server drains, the hub stops its timers, records alive and announces `offline`, and
+    /// only then does the broker connection flush and close.
+    ///
+    /// Throws `HubStoreError` when the database has damaged rows (nothing runs then).
+    public static func buildApplication(_ config: HubConfiguration, logger: Logger) throws -> ServiceGroup {
+        guard let topics = TopicScheme(root: config.topicRoot) else {
+            throw HubConfiguration.Error("topic root \"\(config.topicRoot)\" is not valid: use levels without '+', '#' or empty parts")
+        }
         let registry = PrometheusCollectorRegistry()
         let metrics = HubMetrics(factory: PrometheusMetricsFactory(registry: registry))
-        let runtime = try PlayclockApp.buildRuntime(config, logger: logger, metrics: metrics)
-        var services = runtime.services
+
+        let store = try HubStore(path: config.databasePath)
+        if let venue = config.venueFile {
+            let added = try store.importStations(try HubConfiguration.readVenue(venue))
+            logger.info("venue imported", metadata: ["venue.file": "\(venue)", "venue.added": "\(added.count)"])
+        }
+
+        let client = try buildMQTTClient(config, topics: topics, logger: logger)
+        let hub = try Hub(
+            topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
+            clock: SystemClock(), logger: logger, access: config.access, metrics: metrics, retention: config.events)
+
+        // In start order; stopped in reverse.
+        var services: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: MQTTConnectionService(client: client, drainTimeout: .seconds(2))),
+            .init(service: HubService(hub: hub, client: client, logger: logger, systemd: SystemdNotifier())),
+        ]
         if let listen = config.http.listen {
-            let dashboard = try buildDashboard(config, hub: runtime.hub, registry: registry, logger: logger)
+            let dashboard = try buildDashboard(config, hub: hub, registry: registry, logger: logger)
             var httpLogger = logger
             httpLogger[metadataKey: "component"] = "http"
             // Listed last, so stopped first: the live feeds end, then the server drains.
             services.append(.init(service: DashboardService(dashboard: dashboard, listen: listen, logger: httpLogger)))
-            services.append(.init(service: LiveFeedCloser(feed: runtime.hub.feed)))
+            services.append(.init(service: LiveFeedCloser(feed: hub.feed)))
             logger.info("dashboard configured", metadata: [
                 "http.listen": "\(listen)", "http.max_connections": "\(config.http.maxConnections)",
                 "http.max_live_feeds": "\(config.http.maxLiveFeeds)",
@@ -30,6 +60,18 @@ public enum PlayclockServer {
             warnIfDescriptorsShort(maxConnections: config.http.maxConnections, logger: logger)
         }
         return ServiceGroup(configuration: .init(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+    }
+
+    /// The broker connection, with the hub's `offline` status as its will.
+    static func buildMQTTClient(_ config: HubConfiguration, topics: TopicScheme, logger: Logger) throws -> MQTTClient {
+        var mqtt = try MQTTClientConfiguration(url: config.brokerURL, clientID: config.clientID)
+        mqtt.username = config.username
+        mqtt.password = config.password
+        if let ca = config.tlsCAFile { mqtt.tlsCAFile = ca }
+        mqtt.will = MQTTWill(topic: try MQTTTopic(topics.hubStatus), payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
+        var mqttLogger = logger
+        mqttLogger[metadataKey: "component"] = "mqtt"
+        return MQTTClient(configuration: mqtt, logger: mqttLogger)
     }
 
     public static func buildDashboard(

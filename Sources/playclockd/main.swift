@@ -108,7 +108,7 @@ struct PlayclockDaemon: AsyncParsableCommand {
         }
         let logger = Logger(label: "playclockd")
         let group = try Self.refusingDamagedDatabase(settings, logger: logger) {
-            try PlayclockServer.buildServiceGroup(settings, logger: logger)
+            try PlayclockServer.buildApplication(settings, logger: logger)
         }
         try await group.run()
     }

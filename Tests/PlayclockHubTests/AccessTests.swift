@@ -321,7 +321,7 @@ import Testing
         let hub = try Hub(
             topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher, clock: clock,
             logger: quietLogger, access: AccessPolicy(roles: ["tv": .viewer]))
-        try await hub.start()
+        try await hub.startRunning()
         func stop(_ user: String) async {
             await hub.receive(InboundMessage(topic: topics.userRequest(user, "session/stop"), payload: JSONCoding.encode(["station": "PC-01"])))
         }

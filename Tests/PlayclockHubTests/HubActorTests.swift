@@ -210,7 +210,7 @@ final class RecordingPublisher: MessageTransport {
         let publisher = RecordingPublisher(databasePath: db.path)
         let hub = try Hub(topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher,
                           clock: manual, logger: quietLogger)
-        try await hub.start()
+        try await hub.startRunning()
         await hub.receive(request("session/start", ["station": "PC-01", "seconds": 2]))
         let before = try #require(await hub.state(of: StationID("PC-01")!))
 
@@ -238,6 +238,33 @@ final class RecordingPublisher: MessageTransport {
         await hub.shutdown()
     }
 
+    /// The timer loop and the alive recorder are child tasks of `run()`: cancelling the task that
+    /// runs it stops them (nothing is left sleeping on the clock, nothing fires later), and
+    /// `shutdown()` still records alive and announces `offline` after that.
+    @Test func cancellingRunStopsTheTimersAndShutdownStillAnnouncesOffline() async throws {
+        let manual = ManualHubClock()
+        let publisher = RecordingPublisher(databasePath: db.path)
+        let hub = try Hub(topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher,
+                          clock: manual, logger: quietLogger)
+        let running = try await hub.startRunning()
+        await hub.receive(request("session/start", ["station": "PC-01", "seconds": 60]))
+        let deadline = ContinuousClock.now + .seconds(5)
+        while manual.sleeperCount < 2, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(5)) }
+        #expect(manual.sleeperCount == 2, "the timer and the alive recorder wait on the clock")
+
+        running.cancel()
+        await running.value
+        #expect(manual.sleeperCount == 0, "nothing outlives run()")
+        manual.advance(byMillis: 120_000)
+        await hub.ping()
+        #expect(!publisher.messages.contains { $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock" })
+
+        await hub.shutdown()
+        #expect(publisher.messages.last?.topic == "playclock/hub/status")
+        #expect(publisher.messages.last?.payload == Array("offline".utf8))
+        #expect(try HubStore(path: db.path).lastAlive()?.monoNanos == manual.now().monoNanos, "alive recorded at shutdown")
+    }
+
     /// The event log is bounded: the alive recorder also deletes events past their retention.
     @Test func oldEventsArePrunedWhileTheHubRuns() async throws {
         let manual = ManualHubClock()
@@ -246,7 +273,7 @@ final class RecordingPublisher: MessageTransport {
         retention.retentionDays = 1
         let hub = try Hub(topics: topics, policy: HubPolicy(), store: try HubStore(path: db.path), publisher: publisher,
                           clock: manual, logger: quietLogger, aliveInterval: .seconds(2), retention: retention)
-        try await hub.start()
+        try await hub.startRunning()
         await hub.receive(request("session/start", ["station": "PC-01", "seconds": 600]))
         let before = try HubStore(path: db.path).events()
         #expect(before.count >= 2)
