@@ -45,23 +45,8 @@ public enum BrokerACL {
         var plugsSeen: Set<String> = []
         for station in stations.sorted(by: { $0.id < $1.id }) {
             guard let plug = station.plug else { continue }
-            switch plug {
-            case .tasmota(let t, _):
-                guard plugsSeen.insert(t).inserted else { continue }
-                out += ["", "# Tasmota plug of \(station.id)", "user \(t)",
-                        "topic read cmnd/\(t)/#", "topic write stat/\(t)/#", "topic write tele/\(t)/#"]
-            case .shelly1(let id, _):
-                guard plugsSeen.insert(id).inserted else { continue }
-                out += ["", "# Shelly Gen1 plug of \(station.id)", "user \(id)",
-                        "topic read shellies/\(id)/relay/+/command", "topic read shellies/\(id)/command",
-                        "topic write shellies/\(id)/online", "topic write shellies/\(id)/relay/#",
-                        "topic write shellies/\(id)/info", "topic write shellies/announce"]
-            case .shelly2(let p, _):
-                guard plugsSeen.insert(p).inserted else { continue }
-                out += ["", "# Shelly Gen2 plug of \(station.id)", "user \(p)",
-                        "topic read \(p)/rpc", "topic write \(p)/online", "topic write \(p)/events/rpc",
-                        "topic write \(p)/status/#", "topic write \(rpcSource)/rpc"]
-            }
+            guard plugsSeen.insert(plug.account).inserted else { continue }
+            out += ["", "# \(plug.vendorName) plug of \(station.id)", "user \(plug.account)"] + plug.aclTopics(rpcSource: rpcSource)
         }
         for (account, role) in staff.sorted(by: { $0.key < $1.key }) {
             out += [
@@ -90,12 +75,7 @@ public enum BrokerACL {
         }
         for station in stations {
             if station.kind.expectsAgent { try claim(station.id.value, "agent \(station.id)") }
-            switch station.plug {
-            case .tasmota(let t, _)?: try claim(t, "plug \(t)")
-            case .shelly1(let id, _)?: try claim(id, "plug \(id)")
-            case .shelly2(let p, _)?: try claim(p, "plug \(p)")
-            case nil: break
-            }
+            if let plug = station.plug { try claim(plug.account, "plug \(plug.account)") }
         }
         for account in staff.keys { try claim(account, "staff \(account)") }
         for account in monitors { try claim(account, "monitor \(account)") }

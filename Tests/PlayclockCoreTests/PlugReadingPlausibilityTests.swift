@@ -63,10 +63,10 @@ struct PlugReadingPlausibilityTests {
     }
 
     @Test func plainDecimalAcceptsOnlyDigitsAndOneDot() {
-        #expect(PlugBinding.plainDecimal("64.81") == 64.81)
-        #expect(PlugBinding.plainDecimal("0") == 0)
+        #expect(PlugReading.plainDecimal("64.81") == 64.81)
+        #expect(PlugReading.plainDecimal("0") == 0)
         for text in ["", ".", "1.", ".5", "0x10", "inf", "nan", "1e3", "+1", "-1", " 1", "1 ", "1,5", String(repeating: "9", count: 33)] {
-            #expect(PlugBinding.plainDecimal(text) == nil, "\(text)")
+            #expect(PlugReading.plainDecimal(text) == nil, "\(text)")
         }
     }
 }

@@ -219,7 +219,7 @@ func expectSwitch(
     switch binding {
     case .tasmota(let t, let n):
         var want: [String] = []
-        if on, let s = offAfter { want.append("cmnd/\(t)/PulseTime\(n) \(PlugBinding.tasmotaPulseTime(seconds: s))") }
+        if on, let s = offAfter { want.append("cmnd/\(t)/PulseTime\(n) \(TasmotaDriver.pulseTime(seconds: s))") }
         want.append("cmnd/\(t)/POWER\(n) \(on ? "ON" : "OFF")")
         #expect(lines == want, sourceLocation: sourceLocation)
     case .shelly1(let id, let n):

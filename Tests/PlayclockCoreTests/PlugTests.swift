@@ -224,15 +224,15 @@ struct PlugParseTests {
 @Suite("Plug: switching with sessions")
 struct PlugSwitchingTests {
     @Test func pulseTimeEncoding() {
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 0) == 1)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 1) == 10)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 5) == 50)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 11) == 110)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 12) == 112)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 3660) == 3760)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 64_800) == 64_900)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 64_801) == 64_900)
-        #expect(PlugBinding.tasmotaPulseTime(seconds: 86_460) == 64_900)
+        #expect(TasmotaDriver.pulseTime(seconds: 0) == 1)
+        #expect(TasmotaDriver.pulseTime(seconds: 1) == 10)
+        #expect(TasmotaDriver.pulseTime(seconds: 5) == 50)
+        #expect(TasmotaDriver.pulseTime(seconds: 11) == 110)
+        #expect(TasmotaDriver.pulseTime(seconds: 12) == 112)
+        #expect(TasmotaDriver.pulseTime(seconds: 3660) == 3760)
+        #expect(TasmotaDriver.pulseTime(seconds: 64_800) == 64_900)
+        #expect(TasmotaDriver.pulseTime(seconds: 64_801) == 64_900)
+        #expect(TasmotaDriver.pulseTime(seconds: 86_460) == 64_900)
     }
 
     @Test func tasmotaStartSetsPulseTimeThenPowerOn() {

@@ -1,4 +1,6 @@
-/// The smart plug a station is powered from, spoken to in the plug's own MQTT topics.
+/// The smart plug a station is powered from, as staff configure it (`"plug"` in `station/add`,
+/// `station/update`, the venue file and the station's state). How the hub speaks to each vendor's
+/// plugs is the core's `PlugDriver` for it.
 public enum PlugBinding: Sendable, Equatable, Hashable {
     /// Tasmota with the default FullTopic `%prefix%/%topic%/`; relay 1-8.
     case tasmota(topic: String, relay: Int)
@@ -13,12 +15,6 @@ public enum PlugBinding: Sendable, Equatable, Hashable {
         case .shelly1: return "shelly1"
         case .shelly2: return "shelly2"
         }
-    }
-
-    /// Whether the plug can switch itself off after a time we set (the fail-safe).
-    public var hasOffTimer: Bool {
-        if case .shelly1 = self { return false }
-        return true
     }
 
     public var json: JSONValue {
