@@ -121,7 +121,7 @@ let package = Package(
         .target(
             name: "PlayclockSim",
             dependencies: [
-                "PlayclockContract", "PlayclockCore",
+                "PlayclockContract",
                 "PlayclockMQTT",
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -129,7 +129,7 @@ let package = Package(
         .executableTarget(
             name: "playclock-sim",
             dependencies: [
-                "PlayclockContract", "PlayclockCore",
+                "PlayclockContract",
                 "PlayclockMQTT",
                 "PlayclockSim",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -142,7 +142,7 @@ let package = Package(
             name: "playclock-bench",
             dependencies: [
                 "PlayclockAuth",
-                "PlayclockContract", "PlayclockCore",
+                "PlayclockContract",
                 "PlayclockMQTT",
                 "PlayclockSim",
                 "PlayclockSQLite",

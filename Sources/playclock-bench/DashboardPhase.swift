@@ -1,7 +1,6 @@
 import Foundation
 import PlayclockAuth
 import PlayclockContract
-import PlayclockCore
 import PlayclockSim
 
 extension Runner {

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import PlayclockContract
-import PlayclockCore
 import PlayclockMQTT
 import PlayclockSQLite
 import PlayclockSim

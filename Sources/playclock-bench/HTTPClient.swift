@@ -1,6 +1,5 @@
 import Foundation
 import PlayclockContract
-import PlayclockCore
 import PlayclockSim
 import Synchronization
 

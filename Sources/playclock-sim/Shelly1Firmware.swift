@@ -1,6 +1,5 @@
 import Foundation
 import PlayclockContract
-import PlayclockCore
 import PlayclockMQTT
 
 /// Shelly Gen1 (`shellies/<id>/...`), relay 0, such as a Shelly Plug S.

@@ -1,6 +1,5 @@
 import Foundation
 import PlayclockContract
-import PlayclockCore
 import PlayclockMQTT
 
 /// Shelly Gen2/Plus with JSON-RPC over MQTT under its topic_prefix, switch 0, such as a Plus Plug S.

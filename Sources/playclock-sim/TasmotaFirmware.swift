@@ -1,6 +1,5 @@
 import Foundation
 import PlayclockContract
-import PlayclockCore
 import PlayclockMQTT
 
 /// Tasmota with the default FullTopic `%prefix%/%topic%/`, one relay (so results use the key
