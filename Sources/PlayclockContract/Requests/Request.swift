@@ -38,45 +38,46 @@ public struct Request: Sendable, Equatable {
     }
 
     public static func parse(verb: String, body: [String: JSONValue], limits: RequestLimits) throws(CommandError) -> Command {
-        switch verb {
-        case "station/add":
+        guard let known = Verb(rawValue: verb) else {
+            throw CommandError(.unknownVerb, "unknown verb \"\(verb)\"; known verbs: \(Command.verbs.joined(separator: ", "))")
+        }
+        switch known {
+        case .stationAdd:
             let id = try station(body, "station")
             let name = try optionalString(body, "name", maxLength: 64) ?? id.value
             let kind = try optionalKind(body) ?? .pc
             let plug = try body["plug"].flatMap { $0 == .null ? nil : $0 }.map { value throws(CommandError) in try PlugBinding.parse(value) }
             let zone = try body["zone"].flatMap { $0 == .null ? nil : $0 }.map { value throws(CommandError) in try parseZone(value) }
             return .stationAdd(id: id, name: name, kind: kind, plug: plug, zone: zone)
-        case "station/update":
+        case .stationUpdate:
             let id = try station(body, "station")
             let plug = try fieldUpdate(body["plug"]) { value throws(CommandError) in try PlugBinding.parse(value) }
             let zone = try fieldUpdate(body["zone"]) { value throws(CommandError) in try parseZone(value) }
             return .stationUpdate(
                 id, name: try optionalString(body, "name", maxLength: 64), kind: try optionalKind(body), plug: plug, zone: zone)
-        case "station/remove": return .stationRemove(try station(body, "station"))
-        case "station/list": return .stationList
-        case "station/get": return .stationGet(try station(body, "station"))
-        case "station/maintenance":
+        case .stationRemove: return .stationRemove(try station(body, "station"))
+        case .stationList: return .stationList
+        case .stationGet: return .stationGet(try station(body, "station"))
+        case .stationMaintenance:
             let id = try station(body, "station")
             guard let enabled = body["enabled"]?.boolValue else {
                 throw CommandError(.invalidRequest, "\"enabled\" must be true or false")
             }
             return .stationMaintenance(id, enabled: enabled)
-        case "session/start": return .sessionStart(try station(body, "station"), seconds: try duration(body, limits))
-        case "session/extend": return .sessionExtend(try station(body, "station"), seconds: try duration(body, limits))
-        case "session/pause": return .sessionPause(try station(body, "station"))
-        case "session/resume": return .sessionResume(try station(body, "station"))
-        case "session/stop": return .sessionStop(try station(body, "station"))
-        case "session/transfer":
+        case .sessionStart: return .sessionStart(try station(body, "station"), seconds: try duration(body, limits))
+        case .sessionExtend: return .sessionExtend(try station(body, "station"), seconds: try duration(body, limits))
+        case .sessionPause: return .sessionPause(try station(body, "station"))
+        case .sessionResume: return .sessionResume(try station(body, "station"))
+        case .sessionStop: return .sessionStop(try station(body, "station"))
+        case .sessionTransfer:
             let from = try station(body, "station")
             let to = try station(body, "to")
             guard from != to else { throw CommandError(.invalidRequest, "cannot transfer a session to the same station") }
             return .sessionTransfer(from: from, to: to)
-        case "plug/power":
+        case .plugPower:
             let id = try station(body, "station")
             guard let on = body["on"]?.boolValue else { throw CommandError(.invalidRequest, "\"on\" must be true or false") }
             return .plugPower(id, on: on)
-        default:
-            throw CommandError(.unknownVerb, "unknown verb \"\(verb)\"; known verbs: \(Command.verbs.joined(separator: ", "))")
         }
     }
 
