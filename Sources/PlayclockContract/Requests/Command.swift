@@ -59,3 +59,45 @@ public enum Command: Sendable, Equatable {
         }
     }
 }
+
+extension Command {
+    /// The request body that asks for this command: the one encoding, whose decoding is
+    /// `Request.parse` (`parse(verb: c.verb.rawValue, body: c.body)` gives `c` back). Durations
+    /// are sent as `seconds`.
+    public var body: [String: JSONValue] {
+        switch self {
+        case .stationList:
+            return [:]
+        case .stationAdd(let id, let name, let kind, let plug, let zone):
+            var body: [String: JSONValue] = ["station": .string(id.value), "name": .string(name), "kind": .string(kind.value)]
+            if let plug { body["plug"] = plug.json }
+            if let zone { body["zone"] = .string(zone) }
+            return body
+        case .stationUpdate(let id, let name, let kind, let plug, let zone):
+            var body: [String: JSONValue] = ["station": .string(id.value)]
+            if let name { body["name"] = .string(name) }
+            if let kind { body["kind"] = .string(kind.value) }
+            switch plug {
+            case .keep: break
+            case .remove: body["plug"] = .null
+            case .set(let binding): body["plug"] = binding.json
+            }
+            switch zone {
+            case .keep: break
+            case .remove: body["zone"] = .null
+            case .set(let text): body["zone"] = .string(text)
+            }
+            return body
+        case .stationRemove(let id), .stationGet(let id), .sessionPause(let id), .sessionResume(let id), .sessionStop(let id):
+            return ["station": .string(id.value)]
+        case .stationMaintenance(let id, let enabled):
+            return ["station": .string(id.value), "enabled": .bool(enabled)]
+        case .sessionStart(let id, let seconds), .sessionExtend(let id, let seconds):
+            return ["station": .string(id.value), "seconds": .int(seconds)]
+        case .sessionTransfer(let from, let to):
+            return ["station": .string(from.value), "to": .string(to.value)]
+        case .plugPower(let id, let on):
+            return ["station": .string(id.value), "on": .bool(on)]
+        }
+    }
+}
