@@ -319,7 +319,7 @@ private final class Connection: Sendable {
             guard !away, let control = try? ControlMessage(payload: message.payload) else { return }
             let kind = Arrival.Kind(rawValue: control.action.rawValue) ?? .control
             let (session, reason): (String?, String?) = switch control {
-            case .lock(let lock): (lock.session, lock.reason.rawValue)
+            case .lock(let lock): (lock.session, lock.reasonText)
             case .unlock(let grant), .warn(let grant, _), .extend(let grant, _): (grant.session, nil)
             }
             if kind == .lock || kind == .unlock {

@@ -47,13 +47,20 @@ struct MessageTests {
     @Test(arguments: [
         #"{"action":"dance","station":"PC-01","sent_at":"x"}"#,
         #"{"action":"lock","station":"PC/01","session":null,"reason":"idle","sent_at":"x"}"#,
-        #"{"action":"lock","station":"PC-01","session":null,"reason":"bored","sent_at":"x"}"#,
         #"{"action":"unlock","station":"PC-01","session":"s","ends_at":"x","remaining_s":"60","sent_at":"x"}"#,
         #"{"action":"warn","station":"PC-01","session":"s","ends_at":"x","remaining_s":60,"sent_at":"x"}"#,
         #"["lock"]"#,
     ])
     func malformedControlIsRefused(_ text: String) throws {
         #expect(throws: MessageDecodingError.self) { try ControlMessage(json: try json(text)) }
+    }
+
+    /// An agent locks whatever the reason: one a newer hub added still decodes as a lock.
+    @Test func aLockWithAReasonThisVersionDoesNotKnowIsStillALock() throws {
+        let lock = try roundTrip(ControlMessage.self,
+            #"{"action":"lock","station":"PC-01","session":"6f1c","reason":"unpaid_balance","sent_at":"2026-11-21T21:00:00.004Z"}"#)
+        guard case .lock(let l) = lock else { Issue.record("not a lock"); return }
+        #expect(l.reason == nil && l.reasonText == "unpaid_balance")
     }
 
     @Test func countdownOfTopicsMD() throws {

@@ -13,13 +13,22 @@ public enum ControlMessage: ContractMessage {
     public struct Lock: Sendable, Equatable {
         public var station: StationID
         public var session: String?
-        public var reason: LockReason
+        /// `reason` as sent. An agent must lock whatever the reason says, so a reason this version
+        /// does not know (sent by a newer hub) still decodes; the hub only ever sends a `LockReason`.
+        public private(set) var reasonText: String
         public var sentAt: String
 
+        /// nil: a reason this version does not know.
+        public var reason: LockReason? { LockReason(rawValue: reasonText) }
+
         public init(station: StationID, session: String?, reason: LockReason, sentAt: String) {
+            self.init(station: station, session: session, reasonText: reason.rawValue, sentAt: sentAt)
+        }
+
+        init(station: StationID, session: String?, reasonText: String, sentAt: String) {
             self.station = station
             self.session = session
-            self.reason = reason
+            self.reasonText = reasonText
             self.sentAt = sentAt
         }
     }
@@ -63,7 +72,7 @@ public enum ControlMessage: ContractMessage {
         switch self {
         case .lock(let l):
             body["session"] = JSONValue(l.session)
-            body["reason"] = JSONValue(l.reason)
+            body["reason"] = .string(l.reasonText)
             body["sent_at"] = .string(l.sentAt)
         case .unlock(let g):
             Self.put(g, into: &body)
@@ -90,7 +99,7 @@ public enum ControlMessage: ContractMessage {
         let station = try f.station()
         if action == .lock {
             self = .lock(Lock(station: station, session: try f.optionalString("session"),
-                              reason: try f.enumeration("reason", LockReason.self), sentAt: try f.string("sent_at")))
+                              reasonText: try f.string("reason"), sentAt: try f.string("sent_at")))
             return
         }
         let grant = Grant(station: station, session: try f.string("session"), endsAt: try f.optionalString("ends_at"),
