@@ -73,7 +73,7 @@ let package = Package(
         // Staff dashboard accounts: bcrypt password file shared by the hub and the CLI.
         .target(
             name: "PlayclockAuth",
-            dependencies: ["PlayclockContract", "PlayclockCore", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")]
+            dependencies: ["PlayclockContract", .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")]
         ),
 
         // The front desk: HTTP dashboard, JSON API, live feed (SSE), /healthz and /metrics.

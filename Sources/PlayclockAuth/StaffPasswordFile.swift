@@ -2,7 +2,6 @@ import Foundation
 import HummingbirdBcrypt
 import Synchronization
 import PlayclockContract
-import PlayclockCore
 
 /// Dashboard sign-in passwords: a text file of `account:bcrypt-hash` lines, one account a line,
 /// like Mosquitto's password file. Roles are not kept here: they come from the hub's `roles`

@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import PlayclockAuth
 import PlayclockContract
-import PlayclockCore
 import PlayclockHub
 
 /// Dashboard sign-in accounts and the wall board's token: files on the hub box.

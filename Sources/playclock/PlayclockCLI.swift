@@ -2,7 +2,6 @@ import ArgumentParser
 import Foundation
 import Logging
 import PlayclockContract
-import PlayclockCore
 import PlayclockMQTT
 
 @main

@@ -2,7 +2,8 @@ import Foundation
 import Testing
 
 /// The import rules of docs/architecture.md, read off the sources: the contract and the core
-/// stay pure, and the programs that only talk to the hub see only the contract.
+/// stay pure, and the programs that only talk to the hub (and the password file the CLI shares
+/// with the dashboard) see only the contract.
 @Suite("Module boundaries")
 struct ModuleBoundaryTests {
     static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -35,7 +36,7 @@ struct ModuleBoundaryTests {
         #expect(try imports(of: "PlayclockCore").isSubset(of: ["PlayclockContract", "HeapModule"]))
     }
 
-    @Test(arguments: ["PlayclockSim", "playclock-sim", "playclock-bench"])
+    @Test(arguments: ["PlayclockSim", "playclock-sim", "playclock-bench", "PlayclockAuth"])
     func clientsOfTheHubSeeOnlyTheContract(_ folder: String) throws {
         let used = try imports(of: folder)
         #expect(used.isDisjoint(with: ["PlayclockCore", "PlayclockHub", "PlayclockWeb"]), "\(folder) imports \(used)")

@@ -5,7 +5,7 @@ import PlayclockContract
 /// (its wire form) in the contract's `PlugBinding`, and one line in `driver`.
 ///
 /// Drivers are pure: they build messages and read reports, and keep no state. What the hub
-/// knows and wants of a plug is `PlugRuntime`; driving it toward that is `HubCore+PlugControl`.
+/// knows and wants of a plug is `PlugRuntime`; driving it toward that is `PlugControl.swift`.
 protocol PlugDriver: Sendable {
     /// The plug's broker account (its client id): it may use only its own topics.
     var account: String { get }
