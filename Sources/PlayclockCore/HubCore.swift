@@ -19,6 +19,9 @@ public struct HubCore: Sendable {
     var lastEventID: Int64
     /// Plug status topic -> stations bound to that plug (a multi-relay strip serves several).
     var plugIndex: [String: [StationID]] = [:]
+    /// Counts rebuilds of `plugIndex`, so the runtime can tell in O(1) whether the plug topics it
+    /// must subscribe to may have changed (`plugSubscriptions` costs O(plugs)).
+    public internal(set) var plugIndexGeneration = 0
     var lastRPCID: Int64 = 0
     /// Refused requests: the first of a kind per window in full, repeats as one summary.
     var rejections = RejectionDigest()
@@ -34,6 +37,7 @@ public struct HubCore: Sendable {
         var lastEventID: Int64
         var lastRPCID: Int64
         var plugIndex: [String: [StationID]]
+        var plugIndexGeneration: Int
         var rejections: RejectionDigest
     }
 
@@ -86,7 +90,9 @@ public struct HubCore: Sendable {
     /// Changes do not nest. Outside a change nothing is recorded.
     public mutating func beginChange() {
         precondition(checkpoint == nil, "beginChange while a change is open")
-        checkpoint = Checkpoint(lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex, rejections: rejections)
+        checkpoint = Checkpoint(
+            lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex, plugIndexGeneration: plugIndexGeneration,
+            rejections: rejections)
         entries.beginJournal()
     }
 
@@ -109,6 +115,7 @@ public struct HubCore: Sendable {
         lastEventID = saved.lastEventID
         lastRPCID = saved.lastRPCID
         plugIndex = saved.plugIndex
+        plugIndexGeneration = saved.plugIndexGeneration
         rejections = saved.rejections
     }
 

@@ -103,6 +103,8 @@ public actor Hub {
     public private(set) var brokerConnected = false
 
     private var plugSubscriptions: Set<String> = []
+    /// The core's `plugIndexGeneration` that `plugSubscriptions` was last brought in line with.
+    private var syncedPlugIndexGeneration = -1
     /// The deadline last published to the timer loop (nil: none, or one that must be published
     /// again by the next `reschedule()`, as after a retry was scheduled).
     private var timerDeadline: Int64?
@@ -262,6 +264,9 @@ public actor Hub {
 
     /// Subscribes to the topics of newly bound plugs and drops those of unbound ones.
     private func syncPlugSubscriptions() {
+        // Only a station edit rebuilds the plug index: every other request skips the O(plugs) set.
+        guard core.plugIndexGeneration != syncedPlugIndexGeneration else { return }
+        syncedPlugIndexGeneration = core.plugIndexGeneration
         let wanted = core.plugSubscriptions
         guard wanted != plugSubscriptions else { return }
         for filter in wanted.subtracting(plugSubscriptions) { publisher.subscribe(filter, qos: .atLeastOnce, options: .plain) }

@@ -71,3 +71,33 @@ struct StationEntryTests {
         return f.count == t.count
     }
 }
+
+/// The runtime resubscribes to plug topics only when the plug index was rebuilt, which only a
+/// station edit does; undoing a change undoes its rebuild too.
+@Suite("Plug index generation")
+struct PlugIndexGenerationTests {
+    @Test func onlyStationEditsMoveTheGeneration() {
+        var hub = TestHub(stations: allPlugStations)
+        let atStart = hub.core.plugIndexGeneration
+        _ = hub.request("session/start", ["station": .string(tasStation.value), "minutes": 30])
+        _ = hub.request("session/stop", ["station": .string(tasStation.value)])
+        #expect(hub.core.plugIndexGeneration == atStart, "sessions leave the plug topics alone")
+        _ = hub.request("station/add", ["station": "PS-NEW", "kind": "console", "plug": ["type": "tasmota", "topic": "ps5new"]])
+        #expect(hub.core.plugIndexGeneration == atStart + 1)
+        #expect(hub.core.plugSubscriptions.contains("stat/ps5new/POWER1"))
+        _ = hub.request("station/add", ["station": "PS-NEW", "kind": "console"])  // refused: exists
+        #expect(hub.core.plugIndexGeneration == atStart + 1, "a refused edit rebuilds nothing")
+    }
+
+    @Test func rollingBackAChangeRestoresTheGeneration() {
+        var hub = TestHub(stations: allPlugStations)
+        let before = hub.core.plugIndexGeneration
+        let subscriptions = hub.core.plugSubscriptions
+        hub.core.beginChange()
+        _ = hub.core.handle(.stationRemove(tasStation), verb: "station/remove", newSessionID: "S-x", now: hub.now)
+        #expect(hub.core.plugIndexGeneration == before + 1)
+        hub.core.rollbackChange()
+        #expect(hub.core.plugIndexGeneration == before)
+        #expect(hub.core.plugSubscriptions == subscriptions)
+    }
+}

@@ -12,6 +12,7 @@ extension HubCore {
             for topic in binding.statusTopics(rpcSource: rpcSource) { index[topic, default: []].append(id) }
         }
         plugIndex = index.mapValues { $0.sorted() }
+        plugIndexGeneration += 1
     }
 
     mutating func nextRPCID() -> Int64 {
