@@ -12,11 +12,6 @@ enum APIResponse {
         return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(bytes: JSONCoding.encode(value))))
     }
 
-    /// `{"status":"error","error":{"code","message"}}`: the shape of every refusal, as on MQTT.
-    static func error(_ status: HTTPResponse.Status, _ code: String, _ message: String, headers: HTTPFields = [:]) -> Response {
-        json(["status": "error", "error": ["code": .string(code), "message": .string(message)], "transaction": .null], status: status,
-             headers: headers)
-    }
 
     /// The HTTP status for a hub refusal code. The body carries the code itself.
     static func status(for code: ErrorCode) -> HTTPResponse.Status {
@@ -31,7 +26,9 @@ enum APIResponse {
         }
     }
 
+    /// `{"status":"error","error":{"code","message"},"transaction":null}`: the contract's response
+    /// envelope, the same as every refusal on MQTT.
     static func error(_ status: HTTPResponse.Status, _ code: ErrorCode, _ message: String, headers: HTTPFields = [:]) -> Response {
-        error(status, code.rawValue, message, headers: headers)
+        json(ResponseMessage(result: .failure(CommandError(code, message)), transaction: nil).json, status: status, headers: headers)
     }
 }

@@ -78,9 +78,9 @@ extension Runner {
             let station = idle[(i / 3) % idle.count]
             let t: String
             switch i % 3 {
-            case 0: t = venue.probe.request(.stationGet, ["station": .string(station)])
-            case 1: t = venue.probe.request(.sessionStart, ["station": .string(station), "minutes": 60])
-            default: t = venue.probe.request(.sessionStop, ["station": .string(station)])
+            case 0: t = venue.probe.request(.stationGet(stationID(station)))
+            case 1: t = venue.probe.request(.sessionStart(stationID(station), seconds: 3600))
+            default: t = venue.probe.request(.sessionStop(stationID(station)))
             }
             transactions.append(t)
         }

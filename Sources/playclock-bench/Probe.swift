@@ -106,7 +106,9 @@ final class Probe: Sendable {
 
     /// Sends a request; returns its transaction id.
     @discardableResult
-    func request(_ verb: Verb, _ fields: [String: JSONValue]) -> String { request(verb.rawValue, fields) }
+    /// A staff request in the contract's one encoding (`Command.body`), so every run of the bench
+    /// also checks that encoding against the real hub.
+    func request(_ command: Command) -> String { request(command.verb.rawValue, command.body) }
 
     func request(_ verb: String, _ fields: [String: JSONValue]) -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
@@ -167,4 +169,10 @@ func parseISOMillis(_ text: String) -> Int64? {
     formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
     guard let date = formatter.date(from: text) else { return nil }
     return Int64((date.timeIntervalSince1970 * 1000).rounded())
+}
+
+/// The bench generates its station ids; one that is not valid is a bug in the bench.
+func stationID(_ text: String) -> StationID {
+    guard let id = StationID(text) else { preconditionFailure("the bench generated an invalid station id") }
+    return id
 }

@@ -82,7 +82,7 @@ final class Runner {
         var unlockMs: [Double] = []
         var transactions: [(String, String)] = []
         for station in targets {
-            let t = venue.probe.request(.sessionStart, ["station": .string(station), "minutes": 60])
+            let t = venue.probe.request(.sessionStart(stationID(station), seconds: 3600))
             transactions.append((t, station))
             try await Task.sleep(for: .milliseconds(20))
         }
@@ -317,7 +317,7 @@ final class Runner {
             let station = stations.randomElement(using: &generator)!
             if roll < 45, active[station] == nil {
                 let seconds = Int64.random(in: plan.quick ? 2...6 : 3...20, using: &generator)
-                let t = venue.probe.request(.sessionStart, ["station": .string(station), "seconds": .int(seconds)])
+                let t = venue.probe.request(.sessionStart(stationID(station), seconds: seconds))
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok, let id = r.sessionID, let endsAt = r.endsAtMillis {
                         let s = SoakSession(station: station, id: id, paidSeconds: seconds, endsAt: endsAt, startedNanos: now)
@@ -330,7 +330,7 @@ final class Runner {
                 }
             } else if roll < 65, var s = active.values.randomElement(using: &generator), !s.stopped {
                 let seconds = Int64.random(in: 2...10, using: &generator)
-                let t = venue.probe.request(.sessionExtend, ["station": .string(s.station), "seconds": .int(seconds)])
+                let t = venue.probe.request(.sessionExtend(stationID(s.station), seconds: seconds))
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok, r.sessionID == s.id, let endsAt = r.endsAtMillis {
                         s.paidSeconds += seconds
@@ -343,7 +343,7 @@ final class Runner {
                     }
                 }
             } else if roll < 80, var s = active.values.randomElement(using: &generator), !s.stopped {
-                let t = venue.probe.request(.sessionStop, ["station": .string(s.station)])
+                let t = venue.probe.request(.sessionStop(stationID(s.station)))
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok {
                         s.stopped = true

@@ -101,7 +101,7 @@ struct MessageTests {
 
     @Test func responsesBothWays() throws {
         let ok = try roundTrip(ResponseMessage.self, #"{"status":"ok","data":{"station":"PC-01"},"transaction":"a1"}"#)
-        #expect(ok.isOK && ok.transaction == "a1")
+        #expect(ok.result == .success(["station": "PC-01"]) && ok.transaction == "a1")
         let refused = try roundTrip(ResponseMessage.self,
             #"{"status":"error","error":{"code":"station_busy","message":"station PC-01 has session 6f1c"},"transaction":null}"#)
         #expect(refused.result == .failure(CommandError(.stationBusy, "station PC-01 has session 6f1c")))

@@ -78,6 +78,12 @@ struct Fields {
         return id
     }
 
+    func optionalEnumeration<T: RawRepresentable>(_ key: String, _ type: T.Type) throws(MessageDecodingError) -> T? where T.RawValue == String {
+        guard let text = try optionalString(key) else { return nil }
+        guard let value = T(rawValue: text) else { throw MessageDecodingError("\"\(key)\" has an unknown value") }
+        return value
+    }
+
     func enumeration<T: RawRepresentable>(_ key: String, _ type: T.Type) throws(MessageDecodingError) -> T where T.RawValue == String {
         guard let value = T(rawValue: try string(key)) else { throw MessageDecodingError("\"\(key)\" has an unknown value") }
         return value

@@ -12,8 +12,6 @@ public struct ResponseMessage: ContractMessage {
         self.transaction = transaction
     }
 
-    public var isOK: Bool { (try? result.get()) != nil }
-
     public var json: JSONValue {
         var body: [String: JSONValue] = [:]
         switch result {

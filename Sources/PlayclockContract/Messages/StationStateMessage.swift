@@ -84,11 +84,9 @@ public struct StationStateMessage: ContractMessage {
             let f = try Fields(json, "\"plug\"")
             let binding: PlugBinding
             do { binding = try PlugBinding.parse(json) } catch { throw MessageDecodingError(error.message) }
-            let alarm = try f.optionalString("alarm")
-            guard alarm.map({ PlugAlarm(rawValue: $0) != nil }) ?? true else { throw MessageDecodingError("\"alarm\" has an unknown value") }
             self.init(binding: binding, online: try f.optionalBool("online"), power: try f.optionalBool("power"),
-                      watts: try f.optionalDouble("watts"), confirmed: try f.bool("confirmed"), alarm: alarm.flatMap(PlugAlarm.init),
-                      hold: try f.bool("hold"))
+                      watts: try f.optionalDouble("watts"), confirmed: try f.bool("confirmed"),
+                      alarm: try f.optionalEnumeration("alarm", PlugAlarm.self), hold: try f.bool("hold"))
         }
     }
 

@@ -25,7 +25,4 @@ extension HubEvent {
     public init(id: Int64, kind: EventType, atWallMillis: Int64, station: StationID?, session: String?, data: JSONValue) {
         self.init(id: id, type: kind.rawValue, atWallMillis: atWallMillis, station: station, session: session, data: data)
     }
-
-    /// The type as the contract's enum; nil for a type this version does not know.
-    public var kind: EventType? { EventType(rawValue: type) }
 }
