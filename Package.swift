@@ -45,6 +45,10 @@ let package = Package(
             dependencies: ["PlayclockContract", .product(name: "HeapModule", package: "swift-collections")]
         ),
 
+        // The PC agent's domain, pure and sans-I/O like the core: control messages, countdowns,
+        // connection changes and time in; what to show, what to publish and what to save out.
+        .target(name: "PlayclockAgent", dependencies: ["PlayclockContract"]),
+
         // Small, tested wrapper over the SQLite C API.
         .target(name: "PlayclockSQLite", dependencies: ["CSQLite"]),
 
@@ -154,6 +158,7 @@ let package = Package(
         // Fast tests: pure core, SQLite on real files, topic matcher, hub actor against an in-memory transport.
         .testTarget(name: "PlayclockContractTests", dependencies: ["PlayclockContract"]),
         .testTarget(name: "PlayclockCoreTests", dependencies: ["PlayclockContract", "PlayclockCore"]),
+        .testTarget(name: "PlayclockAgentTests", dependencies: ["PlayclockContract", "PlayclockAgent"]),
         .testTarget(name: "PlayclockSQLiteTests", dependencies: ["PlayclockSQLite"]),
         .testTarget(name: "PlayclockMQTTTests", dependencies: ["PlayclockMQTT"]),
         .testTarget(name: "PlayclockHubTests", dependencies: ["PlayclockHub", "PlayclockContract", "PlayclockCore"]),

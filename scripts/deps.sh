@@ -2,7 +2,8 @@
 # Installs the Debian packages Playclock builds and runs with, if any is missing.
 # Extra packages a caller needs can be named as arguments (scripts/bench.sh: python3-matplotlib).
 set -euo pipefail
-packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libssl-dev pkg-config openssl sqlite3 curl "$@")
+packages=(mosquitto mosquitto-clients libmosquitto-dev libsqlite3-dev libssl-dev pkg-config openssl sqlite3 curl
+  libx11-dev libxrandr-dev libxft-dev libxext-dev fonts-dejavu-core "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -232,6 +232,9 @@ public actor Hub {
             apply(station: station, topic: message.topic, now: now) { core in
                 try core.agentPresence(station: station, payload: message.payload, now: now)
             }
+        case .agentReport:
+            // Agent reports (orders carried out, tamper) are not subscribed to yet.
+            logger.debug("ignored agent report", metadata: ["mqtt.topic": "\(message.topic)"])
         case .request(let verb):
             handleRequest(verb: verb, user: nil, message: message, now: now)
         case .userRequest(let user, let verb):

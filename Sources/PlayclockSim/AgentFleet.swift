@@ -321,6 +321,7 @@ private final class Connection: Sendable {
             let (session, reason): (String?, String?) = switch control {
             case .lock(let lock): (lock.session, lock.reasonText)
             case .unlock(let grant), .warn(let grant, _), .extend(let grant, _): (grant.session, nil)
+            case .order: (nil, nil)
             }
             if kind == .lock || kind == .unlock {
                 state.withLock { s in

@@ -9,6 +9,9 @@ public enum ControlMessage: ContractMessage {
     case warn(Grant, thresholdSeconds: Int64)
     /// Time was added to the running session.
     case extend(Grant, addedSeconds: Int64)
+    /// A one-off order from staff (log out, shut down, restart, show a text). Never repeated by
+    /// the hub; the agent runs each `command` id once and reports it on `R/stations/<id>/event`.
+    case order(Order)
 
     public struct Lock: Sendable, Equatable {
         public var station: StationID
@@ -51,12 +54,32 @@ public enum ControlMessage: ContractMessage {
         }
     }
 
+    /// A staff order for one PC.
+    public struct Order: Sendable, Equatable {
+        public var station: StationID
+        /// The order's id (the hub makes it), echoed in the agent's report.
+        public var command: String
+        public var action: OrderAction
+        /// The text to show, for `message` only (nil otherwise).
+        public var text: String?
+        public var sentAt: String
+
+        public init(station: StationID, command: String, action: OrderAction, text: String? = nil, sentAt: String) {
+            self.station = station
+            self.command = command
+            self.action = action
+            self.text = action == .message ? text : nil
+            self.sentAt = sentAt
+        }
+    }
+
     public var action: ControlAction {
         switch self {
         case .lock: return .lock
         case .unlock: return .unlock
         case .warn: return .warn
         case .extend: return .extend
+        case .order(let o): return o.action.controlAction
         }
     }
 
@@ -64,6 +87,7 @@ public enum ControlMessage: ContractMessage {
         switch self {
         case .lock(let l): return l.station
         case .unlock(let g), .warn(let g, _), .extend(let g, _): return g.station
+        case .order(let o): return o.station
         }
     }
 
@@ -82,6 +106,10 @@ public enum ControlMessage: ContractMessage {
         case .extend(let g, let added):
             Self.put(g, into: &body)
             body["added_s"] = .int(added)
+        case .order(let o):
+            body["command"] = .string(o.command)
+            body["sent_at"] = .string(o.sentAt)
+            if let text = o.text { body["text"] = .string(text) }
         }
         return .object(body)
     }
@@ -97,6 +125,12 @@ public enum ControlMessage: ContractMessage {
         let f = try Fields(json, "a control message")
         let action = try f.enumeration("action", ControlAction.self)
         let station = try f.station()
+        if let order = OrderAction(rawValue: action.rawValue) {
+            let text = order == .message ? try f.string("text") : nil
+            self = .order(Order(station: station, command: try f.string("command"), action: order, text: text,
+                                sentAt: try f.string("sent_at")))
+            return
+        }
         if action == .lock {
             self = .lock(Lock(station: station, session: try f.optionalString("session"),
                               reasonText: try f.string("reason"), sentAt: try f.string("sent_at")))
@@ -108,7 +142,7 @@ public enum ControlMessage: ContractMessage {
         case .unlock: self = .unlock(grant)
         case .warn: self = .warn(grant, thresholdSeconds: try f.int("threshold_s"))
         case .extend: self = .extend(grant, addedSeconds: try f.int("added_s"))
-        case .lock: preconditionFailure("handled above")
+        case .lock, .logout, .shutdown, .restart, .message: preconditionFailure("handled above")
         }
     }
 }

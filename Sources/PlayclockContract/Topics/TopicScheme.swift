@@ -8,6 +8,8 @@ public struct TopicScheme: Sendable, Equatable {
     public enum Inbound: Sendable, Equatable {
         case heartbeat(station: String)
         case agent(station: String)
+        /// An agent's report (`R/stations/<id>/event`): an order carried out, a tamper seen.
+        case agentReport(station: String)
         case request(verb: String)
         /// A request on a staff account's own topic: the broker's ACL guarantees who sent it.
         case userRequest(user: String, verb: String)
@@ -26,6 +28,7 @@ public struct TopicScheme: Sendable, Equatable {
     public var events: String { "\(root)/events" }
     public func heartbeat(_ station: StationID) -> String { "\(root)/stations/\(station)/heartbeat" }
     public func agent(_ station: StationID) -> String { "\(root)/stations/\(station)/agent" }
+    public func agentReport(_ station: StationID) -> String { "\(root)/stations/\(station)/event" }
     public func control(_ station: StationID) -> String { "\(root)/stations/\(station)/control" }
     public func countdown(_ station: StationID) -> String { "\(root)/stations/\(station)/countdown" }
     public func state(_ station: StationID) -> String { "\(root)/stations/\(station)/state" }
@@ -61,6 +64,7 @@ public struct TopicScheme: Sendable, Equatable {
     /// The filters the hub subscribes to.
     public var heartbeatFilter: String { "\(root)/stations/+/heartbeat" }
     public var agentFilter: String { "\(root)/stations/+/agent" }
+    public var agentReportFilter: String { "\(root)/stations/+/event" }
     public var requestFilter: String { "\(root)/hub/request/#" }
     public var userRequestFilter: String { "\(root)/users/+/request/#" }
 
@@ -84,6 +88,7 @@ public struct TopicScheme: Sendable, Equatable {
         switch levels[2] {
         case "heartbeat": return .heartbeat(station: String(levels[1]))
         case "agent": return .agent(station: String(levels[1]))
+        case "event": return .agentReport(station: String(levels[1]))
         default: return nil
         }
     }

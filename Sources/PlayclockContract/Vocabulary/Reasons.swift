@@ -38,4 +38,39 @@ public enum PlugAlarm: String, Sendable, CaseIterable, Codable {
 /// `action` of a message on `R/stations/<id>/control`.
 public enum ControlAction: String, Sendable, CaseIterable, Codable {
     case lock, unlock, warn, extend
+    /// One-off orders staff send to a PC (`station/logout`, `station/shutdown`, `station/restart`,
+    /// `station/message`); the agent confirms each on `R/stations/<id>/event`.
+    case logout, shutdown, restart, message
+}
+
+/// A one-off order to a PC's agent: what `ControlMessage.order` asks for.
+public enum OrderAction: String, Sendable, CaseIterable, Codable {
+    /// End the desktop user's session (the agent runs its configured logout command).
+    case logout
+    case shutdown
+    case restart
+    /// Show a staff text on the screen.
+    case message
+
+    public var controlAction: ControlAction {
+        switch self {
+        case .logout: return .logout
+        case .shutdown: return .shutdown
+        case .restart: return .restart
+        case .message: return .message
+        }
+    }
+}
+
+/// Something an agent saw that a customer may have done to escape it: `reason` in an agent's
+/// `tamper` report and in its heartbeat's `tamper` list.
+public enum TamperReason: String, Sendable, CaseIterable, Codable {
+    /// The lock screen or the overlay was unmapped by someone else.
+    case windowUnmapped = "window_unmapped"
+    /// Another client took the keyboard or pointer grab while the station was locked.
+    case grabLost = "grab_lost"
+    /// The PC's wall clock moved against its monotonic clock (the lease ignores it).
+    case wallClockChanged = "wall_clock_changed"
+    /// The lease file was writable by others, owned by someone else or damaged: ignored, locked.
+    case leaseFileRejected = "lease_file_rejected"
 }
