@@ -1,0 +1,446 @@
+import PlayclockContract
+
+/// What happens to the agent: the runtime turns MQTT, the display and its timer into these.
+public enum AgentEvent: Sendable, Equatable {
+    /// The broker accepted the connection (the subscriptions are renewed by the client).
+    case connected
+    /// The broker connection is gone (network cable, broker down, ...).
+    case disconnected
+    /// A message on one of `AgentCore.subscriptions`.
+    case message(topic: String, payload: [UInt8], retained: Bool)
+    /// Time passed (the runtime ticks a few times a second, and at the lease's deadline).
+    case tick
+    /// The display saw something happen to its windows or grabs.
+    case tamper(TamperReason)
+    /// An order the runtime was asked to carry out finished: nil failure means done.
+    case orderFinished(ControlMessage.Order, failure: String?)
+}
+
+/// What the runtime must do.
+public enum AgentAction: Sendable, Equatable {
+    case publish(AgentPublication)
+    /// Write the lease file (atomically, mode 0600).
+    case saveLease(LeaseRecord)
+    /// Carry out a staff order (logout, shutdown, restart); answer with `.orderFinished`.
+    case runOrder(ControlMessage.Order)
+    /// `logout_on_lock`: a session just ended, clear the desktop for the next customer.
+    case endDesktopSession
+}
+
+/// One MQTT publish. The agent never retains anything.
+public struct AgentPublication: Sendable, Equatable {
+    public var topic: String
+    public var payload: [UInt8]
+    /// 0 or 1.
+    public var qos: Int
+
+    public init(topic: String, payload: [UInt8], qos: Int) {
+        self.topic = topic
+        self.payload = payload
+        self.qos = qos
+    }
+}
+
+/// The PC agent's domain, sans I/O: control messages, countdowns, connection changes and time
+/// in; what to show, what to publish, what to save and what to run out. Fail closed: it starts
+/// locked and unlocks only on the hub's word, or on a lease it saved itself on this boot.
+///
+/// The lease: every `unlock`/`extend`/`warn` gives the time left, which the agent counts down on
+/// its own monotonic clock and enforces by itself, hub or no hub. The time left is taken from two
+/// hub times (`ends_at - sent_at`), so neither the PC's clock nor rounding adds a second; while
+/// the hub is reachable its countdowns keep the lease within a second of the hub's, and any later
+/// `unlock`/`lock` replaces it: the hub's word wins.
+public struct AgentCore: Sendable {
+    public let settings: AgentSettings
+    public let bootID: String
+
+    enum Mode: Equatable {
+        case locked(LockScreenReason, session: String?)
+        case unlocked(Lease)
+    }
+
+    struct Lease: Equatable {
+        var session: String
+        var deadlineMonoNanos: Int64
+        /// Warning thresholds already shown (or skipped because the lease was shorter).
+        var warned: Set<Int64>
+    }
+
+    enum Link: Equatable {
+        case down
+        /// `hubOnline`: the hub's retained status (nil until heard).
+        case up(hubOnline: Bool?)
+    }
+
+    struct Timed: Equatable {
+        var text: String
+        var untilMonoNanos: Int64
+    }
+
+    private(set) var mode: Mode = .locked(.starting, session: nil)
+    private(set) var link: Link = .down
+    private var startedAtMono: Int64
+    private var heardHub = false
+    private var notice: Timed?
+    private var staffMessage: Timed?
+    private var seq: Int64 = 0
+    private var nextHeartbeatMono: Int64?
+    /// Order ids already taken (QoS 1 may deliver one twice), oldest first.
+    private var takenOrders: [String] = []
+    /// Reports not yet sent because the broker was away (bounded).
+    private var pendingReports: [AgentReportMessage] = []
+    private var tamperSeenMono: [TamperReason: Int64] = [:]
+    private var tamperReportedMono: [TamperReason: Int64] = [:]
+    private var wallOffsetMillis: Int64?
+    private var savedLease: LeaseRecord?
+    /// Messages dropped as malformed, foreign or oversized (the runtime logs the count now and then).
+    public private(set) var ignoredMessages: Int = 0
+
+    /// Largest control or countdown payload the agent reads.
+    public static let maxPayloadBytes = 4096
+    static let tamperWindowNanos: Int64 = 60_000_000_000
+    static let maxTakenOrders = 64
+    static let maxPendingReports = 16
+
+    /// Starts locked, unless `restored` is a lease of this station, this boot, not yet run out.
+    public init(settings: AgentSettings, bootID: String, restored: LeaseRestore, now: AgentTime) {
+        self.settings = settings
+        self.bootID = bootID
+        self.startedAtMono = now.monoNanos
+        self.wallOffsetMillis = now.wallMillis - now.monoNanos / 1_000_000
+        switch restored {
+        case .none:
+            break
+        case .rejected:
+            tamperSeenMono[.leaseFileRejected] = now.monoNanos
+            queueReport(.tamper(.leaseFileRejected), now: now)
+            tamperReportedMono[.leaseFileRejected] = now.monoNanos
+        case .record(let record):
+            if record.station == settings.station, record.bootID == bootID, let session = record.session,
+                let deadline = record.deadlineMonoNanos, deadline > now.monoNanos
+            {
+                let left = (deadline - now.monoNanos) / 1_000_000
+                mode = .unlocked(Lease(session: session, deadlineMonoNanos: deadline,
+                                       warned: Set(settings.warnThresholdsSeconds.filter { $0 * 1000 >= left })))
+                savedLease = record
+            }
+        }
+    }
+
+    // MARK: - What the runtime asks
+
+    /// What to subscribe to: control (QoS 1), countdown (QoS 0) and the hub's status (QoS 1).
+    public var subscriptions: [(filter: String, qos: Int)] {
+        [(settings.topics.control(settings.station), 1), (settings.topics.countdown(settings.station), 0),
+         (settings.topics.hubStatus, 1)]
+    }
+
+    /// The will to register: `offline` on the agent topic, QoS 1, not retained.
+    public var will: AgentPublication {
+        AgentPublication(topic: settings.topics.agent(settings.station), payload: Array("offline".utf8), qos: 1)
+    }
+
+    public var isLocked: Bool {
+        if case .locked = mode { return true }
+        return false
+    }
+
+    /// When the lease runs out (monotonic nanoseconds), so the runtime can wake exactly then.
+    public var leaseDeadlineMonoNanos: Int64? {
+        if case .unlocked(let lease) = mode { return lease.deadlineMonoNanos }
+        return nil
+    }
+
+    /// The session the agent is unlocked for, if any.
+    public var session: String? {
+        switch mode {
+        case .unlocked(let lease): return lease.session
+        case .locked(_, let session): return session
+        }
+    }
+
+    /// False while the broker or the hub cannot be reached.
+    public var hubReachable: Bool { link == .up(hubOnline: true) || link == .up(hubOnline: nil) }
+
+    /// What the screen shows now.
+    public func screen(now: AgentTime) -> AgentScreen {
+        let message = staffMessage.flatMap { $0.untilMonoNanos > now.monoNanos ? $0.text : nil }
+        switch mode {
+        case .unlocked(let lease):
+            let left = Self.secondsRoundedUp(lease.deadlineMonoNanos - now.monoNanos)
+            let tone: Overlay.Tone = left > settings.orangeBelowSeconds ? .green : left >= settings.redBelowSeconds ? .orange : .red
+            return .unlocked(Overlay(
+                stationName: settings.stationName, remainingSeconds: left, tone: tone,
+                notice: notice.flatMap { $0.untilMonoNanos > now.monoNanos ? $0.text : nil }, staffMessage: message,
+                hubReachable: hubReachable, offlineText: settings.texts.overlayOffline))
+        case .locked(let reason, _):
+            var shown = reason
+            let settled = heardHub || now.monoNanos - startedAtMono >= settings.startupGraceSeconds * 1_000_000_000
+            if reason == .starting, settled { shown = hubReachable ? .idle : .hubOffline }
+            if reason == .idle, !hubReachable { shown = .hubOffline }
+            return .locked(LockScreen(
+                venueName: settings.venueName, stationName: settings.stationName, reason: shown,
+                headline: settings.texts.headlines[shown] ?? shown.rawValue, detail: settings.texts.details[shown],
+                staffMessage: message, hubReachable: hubReachable))
+        }
+    }
+
+    // MARK: - Events
+
+    public mutating func handle(_ event: AgentEvent, now: AgentTime) -> [AgentAction] {
+        var actions: [AgentAction] = []
+        noticeWallClock(now: now, into: &actions)
+        switch event {
+        case .connected:
+            link = .up(hubOnline: nil)
+            actions.append(.publish(AgentPublication(topic: settings.topics.agent(settings.station), payload: Array("online".utf8), qos: 1)))
+            for report in pendingReports { actions.append(.publish(publication(report))) }
+            pendingReports.removeAll()
+            nextHeartbeatMono = now.monoNanos
+        case .disconnected:
+            link = .down
+            nextHeartbeatMono = nil
+        case .message(let topic, let payload, let retained):
+            receive(topic: topic, payload: payload, retained: retained, now: now, into: &actions)
+        case .tick:
+            break
+        case .tamper(let reason):
+            tamper(reason, now: now, into: &actions)
+        case .orderFinished(let order, let failure):
+            let report: AgentReportMessage.Report = failure.map {
+                .orderFailed(command: order.command, action: order.action, detail: String($0.prefix(AgentReportMessage.maxDetailLength)))
+            } ?? .orderDone(command: order.command, action: order.action)
+            send(report, now: now, into: &actions)
+        }
+        advance(now: now, into: &actions)
+        return actions
+    }
+
+    // MARK: - Inbound messages
+
+    private mutating func receive(topic: String, payload: [UInt8], retained: Bool, now: AgentTime, into actions: inout [AgentAction]) {
+        let topics = settings.topics
+        if topic == topics.hubStatus {
+            switch String(decoding: payload.prefix(16), as: UTF8.self) {
+            case "online": link = link == .down ? .down : .up(hubOnline: true)
+            case "offline": link = link == .down ? .down : .up(hubOnline: false)
+            default: ignoredMessages += 1
+            }
+            return
+        }
+        // A retained control or countdown is stale by definition (the hub never retains them).
+        guard !retained, payload.count <= Self.maxPayloadBytes else {
+            ignoredMessages += 1
+            return
+        }
+        if topic == topics.control(settings.station) {
+            guard let control = try? ControlMessage(payload: payload), control.station == settings.station else {
+                ignoredMessages += 1
+                return
+            }
+            heardHub = true
+            apply(control, now: now, into: &actions)
+        } else if topic == topics.countdown(settings.station) {
+            guard let countdown = try? CountdownMessage(payload: payload), countdown.station == settings.station else {
+                ignoredMessages += 1
+                return
+            }
+            heardHub = true
+            rebase(on: countdown, now: now)
+        } else {
+            ignoredMessages += 1
+        }
+    }
+
+    private mutating func apply(_ control: ControlMessage, now: AgentTime, into actions: inout [AgentAction]) {
+        switch control {
+        case .lock(let lock):
+            let reason: LockScreenReason = switch lock.reason {
+            case .idle?: .idle
+            case .expired?: .expired
+            case .stopped?: .stopped
+            case .paused?: .paused
+            case .maintenance?: .maintenance
+            case .transferred?: .transferred
+            case nil: .stopped  // a reason a newer hub knows: still locked
+            }
+            lockScreen(reason, session: lock.session, now: now, into: &actions)
+        case .unlock(let grant):
+            take(grant, extended: false, now: now, into: &actions)
+        case .extend(let grant, _):
+            take(grant, extended: true, now: now, into: &actions)
+        case .warn(let grant, let threshold):
+            take(grant, extended: false, now: now, into: &actions)
+            if case .unlocked(var lease) = mode, lease.session == grant.session {
+                if lease.warned.insert(threshold).inserted || notice == nil {
+                    notice = Timed(text: settings.texts.notice(forThreshold: threshold),
+                                   untilMonoNanos: now.monoNanos + settings.noticeSeconds * 1_000_000_000)
+                }
+                mode = .unlocked(lease)
+            }
+        case .order(let order):
+            guard !takenOrders.contains(order.command) else { return }
+            takenOrders.append(order.command)
+            if takenOrders.count > Self.maxTakenOrders { takenOrders.removeFirst(takenOrders.count - Self.maxTakenOrders) }
+            if order.action == .message, let text = order.text {
+                staffMessage = Timed(text: text, untilMonoNanos: now.monoNanos + settings.messageSeconds * 1_000_000_000)
+                send(.orderDone(command: order.command, action: order.action), now: now, into: &actions)
+            } else {
+                actions.append(.runOrder(order))
+            }
+        }
+    }
+
+    /// The hub's word on a running session: unlocked until `ends_at`, counted from now.
+    private mutating func take(_ grant: ControlMessage.Grant, extended: Bool, now: AgentTime, into actions: inout [AgentAction]) {
+        let leftMillis = Self.millisLeft(grant)
+        guard leftMillis > 0 else {
+            lockScreen(.expired, session: grant.session, now: now, into: &actions)
+            return
+        }
+        var warned: Set<Int64> = []
+        if case .unlocked(let lease) = mode, lease.session == grant.session, !extended { warned = lease.warned }
+        // Thresholds at or above the time left are not warned about (the hub skips them too);
+        // extending re-arms those the new time is above.
+        warned = warned.filter { $0 * 1000 >= leftMillis }.union(settings.warnThresholdsSeconds.filter { $0 * 1000 >= leftMillis })
+        if extended { notice = nil }
+        mode = .unlocked(Lease(session: grant.session, deadlineMonoNanos: now.monoNanos + leftMillis * 1_000_000, warned: warned))
+    }
+
+    /// A countdown of the session the agent runs keeps its lease within a second of the hub's.
+    private mutating func rebase(on countdown: CountdownMessage, now: AgentTime) {
+        guard case .unlocked(var lease) = mode, countdown.session == lease.session, !countdown.paused,
+            countdown.remainingSeconds > 0
+        else { return }
+        // `remaining_s` is rounded up: the hub's time left is in (r - 1, r] seconds.
+        let r = countdown.remainingSeconds
+        let localMillis = (lease.deadlineMonoNanos - now.monoNanos) / 1_000_000
+        guard localMillis > r * 1000 + 1000 || localMillis < (r - 1) * 1000 - 1000 else { return }
+        lease.deadlineMonoNanos = now.monoNanos + (r * 1000 - 500) * 1_000_000
+        mode = .unlocked(lease)
+    }
+
+    private mutating func lockScreen(_ reason: LockScreenReason, session: String?, now: AgentTime, into actions: inout [AgentAction]) {
+        let wasUnlocked = !isLocked
+        mode = .locked(reason, session: session)
+        notice = nil
+        if wasUnlocked {
+            nextHeartbeatMono = link == .down ? nil : now.monoNanos  // tell the hub at once
+            if settings.logoutOnLock, [.expired, .stopped, .transferred].contains(reason) {
+                actions.append(.endDesktopSession)
+            }
+        }
+    }
+
+    // MARK: - Time
+
+    private mutating func advance(now: AgentTime, into actions: inout [AgentAction]) {
+        if case .unlocked(var lease) = mode {
+            let leftNanos = lease.deadlineMonoNanos - now.monoNanos
+            if leftNanos <= 0 {
+                lockScreen(.expired, session: lease.session, now: now, into: &actions)
+            } else {
+                // Warn by itself when the hub's `warn` did not come (hub or broker away).
+                for threshold in settings.warnThresholdsSeconds.sorted(by: >) where !lease.warned.contains(threshold) {
+                    if leftNanos <= threshold * 1_000_000_000 {
+                        lease.warned.insert(threshold)
+                        notice = Timed(text: settings.texts.notice(forThreshold: threshold),
+                                       untilMonoNanos: now.monoNanos + settings.noticeSeconds * 1_000_000_000)
+                    }
+                }
+                mode = .unlocked(lease)
+            }
+        }
+        if let due = nextHeartbeatMono, now.monoNanos >= due {
+            seq += 1
+            actions.append(.publish(AgentPublication(topic: settings.topics.heartbeat(settings.station),
+                                                     payload: heartbeat(now: now).payload, qos: 0)))
+            nextHeartbeatMono = now.monoNanos + settings.heartbeatIntervalSeconds * 1_000_000_000
+        }
+        saveLeaseIfChanged(now: now, into: &actions)
+    }
+
+    public func heartbeat(now: AgentTime) -> HeartbeatMessage {
+        var info: [String: JSONValue] = [
+            "agent": .string(settings.agentName), "version": .string(settings.version), "locked": .bool(isLocked),
+        ]
+        if let user = settings.user { info["user"] = .string(user) }
+        if case .unlocked(let lease) = mode {
+            info["lease_s"] = .int(Self.secondsRoundedUp(lease.deadlineMonoNanos - now.monoNanos))
+        }
+        let recent = tamperSeenMono.filter { now.monoNanos - $0.value < Self.tamperWindowNanos }.keys.map(\.rawValue).sorted()
+        if !recent.isEmpty { info["tamper"] = .array(recent.map { .string($0) }) }
+        return HeartbeatMessage(seq: seq, info: info)
+    }
+
+    private mutating func saveLeaseIfChanged(now: AgentTime, into actions: inout [AgentAction]) {
+        let record: LeaseRecord
+        switch mode {
+        case .unlocked(let lease):
+            if let saved = savedLease, saved.session == lease.session, let deadline = saved.deadlineMonoNanos,
+                abs(deadline - lease.deadlineMonoNanos) < 1_000_000_000
+            {
+                return
+            }
+            record = LeaseRecord(station: settings.station, session: lease.session, bootID: bootID,
+                                 deadlineMonoNanos: lease.deadlineMonoNanos, savedAt: ISO8601.string(fromMillis: now.wallMillis))
+        case .locked:
+            // Nothing saved yet means nothing to undo: a missing file is locked too.
+            guard let saved = savedLease, saved.session != nil else { return }
+            record = LeaseRecord(station: settings.station, session: nil, bootID: bootID, deadlineMonoNanos: nil,
+                                 savedAt: ISO8601.string(fromMillis: now.wallMillis))
+        }
+        savedLease = record
+        actions.append(.saveLease(record))
+    }
+
+    // MARK: - Tamper and reports
+
+    private mutating func noticeWallClock(now: AgentTime, into actions: inout [AgentAction]) {
+        let offset = now.wallMillis - now.monoNanos / 1_000_000
+        defer { wallOffsetMillis = offset }
+        if let previous = wallOffsetMillis, abs(offset - previous) > 2000 {
+            tamper(.wallClockChanged, now: now, into: &actions)
+        }
+    }
+
+    private mutating func tamper(_ reason: TamperReason, now: AgentTime, into actions: inout [AgentAction]) {
+        tamperSeenMono[reason] = now.monoNanos
+        if let last = tamperReportedMono[reason], now.monoNanos - last < Self.tamperWindowNanos { return }
+        tamperReportedMono[reason] = now.monoNanos
+        send(.tamper(reason), now: now, into: &actions)
+    }
+
+    private mutating func send(_ report: AgentReportMessage.Report, now: AgentTime, into actions: inout [AgentAction]) {
+        let message = AgentReportMessage(station: settings.station, report: report, sentAt: ISO8601.string(fromMillis: now.wallMillis))
+        if link == .down {
+            queueReport(report, now: now)
+        } else {
+            actions.append(.publish(publication(message)))
+        }
+    }
+
+    private mutating func queueReport(_ report: AgentReportMessage.Report, now: AgentTime) {
+        pendingReports.append(AgentReportMessage(station: settings.station, report: report, sentAt: ISO8601.string(fromMillis: now.wallMillis)))
+        if pendingReports.count > Self.maxPendingReports { pendingReports.removeFirst(pendingReports.count - Self.maxPendingReports) }
+    }
+
+    private func publication(_ report: AgentReportMessage) -> AgentPublication {
+        AgentPublication(topic: settings.topics.agentReport(settings.station), payload: report.payload, qos: 1)
+    }
+
+    // MARK: - Arithmetic
+
+    /// The time a grant leaves, in milliseconds: `ends_at - sent_at` (both hub times, so the PC's
+    /// clock does not matter and no rounding adds a second), never more than `remaining_s`.
+    static func millisLeft(_ grant: ControlMessage.Grant) -> Int64 {
+        let stated = max(0, min(grant.remainingSeconds, 7 * 86_400)) * 1000
+        guard let endsText = grant.endsAt, let ends = ISO8601.millis(from: endsText), let sent = ISO8601.millis(from: grant.sentAt)
+        else { return stated }
+        return max(0, min(ends - sent, stated))
+    }
+
+    static func secondsRoundedUp(_ nanos: Int64) -> Int64 {
+        nanos <= 0 ? 0 : (nanos + 999_999_999) / 1_000_000_000
+    }
+}

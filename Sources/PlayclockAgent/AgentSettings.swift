@@ -1,0 +1,123 @@
+import PlayclockContract
+
+/// What the core needs to know about the PC it runs on (from the config file and the flags).
+public struct AgentSettings: Sendable, Equatable {
+    public var station: StationID
+    public var stationName: String
+    public var venueName: String
+    public var topics: TopicScheme
+    /// Sent in the heartbeat as `agent` and `version`.
+    public var agentName: String = "playclock-agent"
+    public var version: String
+    /// The desktop user, sent in the heartbeat as `user` (nil: not sent).
+    public var user: String?
+    public var heartbeatIntervalSeconds: Int64 = 5
+    /// When the overlay warns by itself if the hub's `warn` did not come (the hub's defaults).
+    public var warnThresholdsSeconds: [Int64] = [300, 60]
+    /// The overlay is green above this, orange from it down to `redBelowSeconds`, red under that.
+    public var orangeBelowSeconds: Int64 = 600
+    public var redBelowSeconds: Int64 = 300
+    /// How long a warning notice stays on the overlay.
+    public var noticeSeconds: Int64 = 20
+    /// How long a staff message stays on the screen.
+    public var messageSeconds: Int64 = 30
+    /// End the desktop session whenever a session ends (expired, stopped, moved).
+    public var logoutOnLock: Bool = false
+    /// After this long with no word from the hub, the lock screen stops saying "starting".
+    public var startupGraceSeconds: Int64 = 5
+    public var texts: AgentTexts = AgentTexts()
+
+    public init(station: StationID, stationName: String? = nil, venueName: String, topics: TopicScheme, version: String) {
+        self.station = station
+        self.stationName = stationName ?? station.value
+        self.venueName = venueName
+        self.topics = topics
+        self.version = version
+    }
+}
+
+/// Every text the customer sees. Venues override any of them in the config file (`texts`).
+public struct AgentTexts: Sendable, Equatable {
+    /// Headlines of the lock screen, by reason.
+    public var headlines: [LockScreenReason: String] = [
+        .starting: "Starting - one moment",
+        .idle: "Welcome - please see the front desk to start",
+        .expired: "Time is up - please see the front desk",
+        .stopped: "Session ended - please see the front desk",
+        .paused: "Paused",
+        .maintenance: "Maintenance",
+        .transferred: "Your session moved to another station",
+        .hubOffline: "Hub offline",
+        .configurationError: "Out of order - please see the front desk",
+    ]
+    /// Smaller lines under a headline, by reason (none by default for most).
+    public var details: [LockScreenReason: String] = [
+        .expired: "Thanks for playing",
+        .paused: "Your time is on hold",
+        .maintenance: "This station is being serviced",
+        .hubOffline: "This station cannot reach the front desk right now",
+    ]
+    /// On the overlay while the hub cannot be reached.
+    public var overlayOffline: String = "Hub offline - your time keeps running"
+    /// Warning notices: `{n}` is replaced by the number.
+    public var noticeMinutes: String = "{n} minutes left"
+    public var noticeOneMinute: String = "1 minute left"
+    public var noticeSeconds: String = "{n} seconds left"
+
+    public init() {}
+
+    /// The config file's keys for the texts (`texts` object), and what each sets.
+    public static let keys: [String] =
+        LockScreenReason.allCases.map(\.rawValue) + LockScreenReason.allCases.map { "\($0.rawValue)_detail" }
+        + ["overlay_offline", "notice_minutes", "notice_one_minute", "notice_seconds"]
+
+    /// Sets one text by its config key; false for an unknown key.
+    public mutating func set(_ key: String, _ text: String) -> Bool {
+        if let reason = LockScreenReason(rawValue: key) {
+            headlines[reason] = text
+        } else if key.hasSuffix("_detail"), let reason = LockScreenReason(rawValue: String(key.dropLast("_detail".count))) {
+            details[reason] = text
+        } else {
+            switch key {
+            case "overlay_offline": overlayOffline = text
+            case "notice_minutes": noticeMinutes = text
+            case "notice_one_minute": noticeOneMinute = text
+            case "notice_seconds": noticeSeconds = text
+            default: return false
+            }
+        }
+        return true
+    }
+
+    func notice(forThreshold seconds: Int64) -> String {
+        if seconds == 60 { return noticeOneMinute }
+        if seconds % 60 == 0 { return noticeMinutes.replacingAll("{n}", with: "\(seconds / 60)") }
+        return noticeSeconds.replacingAll("{n}", with: "\(seconds)")
+    }
+}
+
+extension String {
+    /// Foundation-free replace (the library stays pure).
+    func replacingAll(_ target: String, with replacement: String) -> String {
+        guard !target.isEmpty else { return self }
+        var out = ""
+        var rest = Substring(self)
+        while let range = rest.range(of: target) {
+            out += rest[..<range.lowerBound]
+            out += replacement
+            rest = rest[range.upperBound...]
+        }
+        return out + rest
+    }
+}
+
+extension Substring {
+    fileprivate func range(of target: String) -> Range<Index>? {
+        var i = startIndex
+        while i < endIndex {
+            if self[i...].hasPrefix(target) { return i..<index(i, offsetBy: target.count) }
+            i = index(after: i)
+        }
+        return nil
+    }
+}

@@ -1,0 +1,81 @@
+import PlayclockAgent
+import PlayclockContract
+import Testing
+
+@Suite("Agent configuration")
+struct AgentConfigurationTests {
+    func load(_ text: String?, _ overrides: AgentConfiguration.Overrides = .init()) throws(AgentConfigurationError) -> AgentConfiguration {
+        try AgentConfiguration.load(file: text.map { Array($0.utf8) }, overrides: overrides)
+    }
+
+    @Test func theSampleShapeLoadsAndFlagsWin() throws {
+        let c = try load("""
+            {"broker":"mqtts://hub.venue.lan:8883","station":"PC-01","station_name":"PC 01","venue_name":"Pixel Arena",
+             "topic_root":"venue1","username":"PC-01","password_file":"/etc/playclock/agent.password",
+             "tls_ca_file":"/etc/playclock/venue-ca.pem","lease_file":"/var/lib/playclock-agent/lease.json",
+             "heartbeat_interval_s":5,"warn_thresholds_s":[600,300,60],"orange_below_s":900,"red_below_s":120,
+             "notice_s":15,"message_s":45,"logout_on_lock":true,"session_command":["openbox-session"],
+             "commands":{"logout":null,"shutdown":["systemctl","poweroff"],"restart":["systemctl","reboot"]},
+             "texts":{"expired":"Game over - see the desk","maintenance_detail":"Back soon","overlay_offline":"Offline"}}
+            """, .init(broker: "mqtt://127.0.0.1:18830", station: "PC-02"))
+        #expect(c.broker == "mqtt://127.0.0.1:18830")
+        #expect(c.station == StationID("PC-02"))
+        #expect(c.topicRoot == "venue1")
+        #expect(c.warnThresholdsSeconds == [600, 300, 60])
+        #expect(c.commands[.shutdown] == ["systemctl", "poweroff"])
+        #expect(c.commands[.logout] == nil)
+        #expect(c.sessionCommand == ["openbox-session"])
+        let s = c.settings(version: "1.0", user: "kiosk")
+        #expect(s.texts.headlines[.expired] == "Game over - see the desk")
+        #expect(s.texts.details[.maintenance] == "Back soon")
+        #expect(s.texts.overlayOffline == "Offline")
+        #expect(s.topics.control(s.station) == "venue1/stations/PC-02/control")
+        #expect(s.logoutOnLock)
+    }
+
+    @Test func flagsAloneAreEnough() throws {
+        let c = try load(nil, .init(station: "PC-07"))
+        #expect(c.broker == "mqtt://127.0.0.1:1883")
+        #expect(c.heartbeatIntervalSeconds == 5)
+    }
+
+    @Test(arguments: [
+        (nil as String?, "no station"),
+        ("not json", "not valid JSON"),
+        ("[]", "must be a JSON object"),
+        (#"{"station":"PC-01","heartbeat_intervl_s":5}"#, "unknown key \"heartbeat_intervl_s\""),
+        (#"{"station":"PC/01"}"#, "not a valid station id"),
+        (#"{"station":"PC-01","broker":"http://x"}"#, "must be mqtt://"),
+        (#"{"station":"PC-01","topic_root":"a/#"}"#, "topic root"),
+        (#"{"station":"PC-01","heartbeat_interval_s":0}"#, "heartbeat_interval_s"),
+        (#"{"station":"PC-01","heartbeat_interval_s":1e308}"#, "heartbeat_interval_s"),
+        (#"{"station":"PC-01","warn_thresholds_s":[60,-1]}"#, "warn_thresholds_s"),
+        (#"{"station":"PC-01","orange_below_s":100,"red_below_s":200}"#, "red_below_s"),
+        (#"{"station":"PC-01","logout_on_lock":"yes"}"#, "logout_on_lock"),
+        (#"{"station":"PC-01","session_command":"openbox"}"#, "session_command"),
+        (#"{"station":"PC-01","session_command":[]}"#, "session_command"),
+        (#"{"station":"PC-01","commands":{"dance":["x"]}}"#, "unknown command \"dance\""),
+        (#"{"station":"PC-01","texts":{"expird":"x"}}"#, "unknown text \"expird\""),
+        (#"{"station":"PC-01","texts":{"expired":"line\nbreak"}}"#, "texts.expired"),
+        (#"{"station":"PC-01","venue_name":""}"#, "venue_name"),
+    ])
+    func brokenConfigsAreRefusedWithAClearMessage(text: String?, fragment: String) {
+        do {
+            _ = try load(text)
+            Issue.record("accepted: \(text ?? "nil")")
+        } catch {
+            #expect(error.description.contains(fragment), "\(error.description)")
+        }
+    }
+
+    @Test func parsesHubTimes() {
+        #expect(ISO8601.millis(from: "2026-11-21T20:00:00.000Z") == 1_795_291_200_000)
+        for ms: Int64 in [0, 1_795_291_200_123, 951_782_400_999, -86_400_000] {
+            #expect(ISO8601.millis(from: ISO8601.string(fromMillis: ms)) == ms)
+        }
+        for bad in ["", "2026-11-21T20:00:00Z", "2026-02-30T00:00:00.000Z", "2026-11-21T24:00:00.000Z", "2026-11-21 20:00:00.000Z",
+                    "20x6-11-21T20:00:00.000Z"] {
+            #expect(ISO8601.millis(from: bad) == nil, "\(bad)")
+        }
+    }
+}
