@@ -34,6 +34,13 @@ let package = Package(
             pkgConfig: "libmosquitto",
             providers: [.apt(["libmosquitto-dev"])]
         ),
+        // Xlib, XRandR, Xft and XShape for the agent's X11 display (Debian: libx11-dev libxrandr-dev
+        // libxft-dev libxext-dev); "xft" brings freetype's include path.
+        .systemLibrary(
+            name: "CX11",
+            pkgConfig: "xft",
+            providers: [.apt(["libx11-dev", "libxrandr-dev", "libxft-dev", "libxext-dev"])]
+        ),
 
         // The wire contract every program shares: topics, verbs, codes, event types and reasons as
         // enums, the messages with one encoding and one decoding each, the JSON codec. Pure: no I/O.
@@ -48,6 +55,15 @@ let package = Package(
         // The PC agent's domain, pure and sans-I/O like the core: control messages, countdowns,
         // connection changes and time in; what to show, what to publish and what to save out.
         .target(name: "PlayclockAgent", dependencies: ["PlayclockContract"]),
+
+        // The agent's X11 display: the lock screen and the countdown overlay, drawn on one Xlib thread.
+        .target(
+            name: "PlayclockAgentX11",
+            dependencies: [
+                "CX11", "PlayclockAgent", "PlayclockContract",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
 
         // Small, tested wrapper over the SQLite C API.
         .target(name: "PlayclockSQLite", dependencies: ["CSQLite"]),
@@ -177,6 +193,14 @@ let package = Package(
         .testTarget(
             name: "PlayclockIntegrationTests",
             dependencies: ["PlayclockMQTT", "PlayclockContract", "PlayclockCore"]
+        ),
+        // Slow tests: the X11 display against a real Xvfb, checked with xwininfo, xdotool, xterm, import.
+        .testTarget(
+            name: "PlayclockAgentXTests",
+            dependencies: [
+                "PlayclockAgentX11", "PlayclockAgent", "PlayclockContract",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
