@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "playclock", targets: ["playclock"]),
         .executable(name: "playclock-sim", targets: ["playclock-sim"]),
         .executable(name: "playclock-bench", targets: ["playclock-bench"]),
+        .executable(name: "playclock-agent", targets: ["playclock-agent"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
@@ -157,6 +158,19 @@ let package = Package(
             ]
         ),
 
+        // The PC agent: the pure core above, MQTT, and the X11 lock screen and overlay.
+        .executableTarget(
+            name: "playclock-agent",
+            dependencies: [
+                "PlayclockAgent",
+                "PlayclockAgentX11",
+                "PlayclockContract",
+                "PlayclockMQTT",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // Load, latency and failure benchmark: a private broker, the real playclockd, a simulated venue.
         .executableTarget(
             name: "playclock-bench",
@@ -193,14 +207,6 @@ let package = Package(
         .testTarget(
             name: "PlayclockIntegrationTests",
             dependencies: ["PlayclockMQTT", "PlayclockContract", "PlayclockCore"]
-        ),
-        // Slow tests: the X11 display against a real Xvfb, checked with xwininfo, xdotool, xterm, import.
-        .testTarget(
-            name: "PlayclockAgentXTests",
-            dependencies: [
-                "PlayclockAgentX11", "PlayclockAgent", "PlayclockContract",
-                .product(name: "Logging", package: "swift-log"),
-            ]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -136,8 +136,10 @@ public struct AgentCore: Sendable {
     }
 
     /// The will to register: `offline` on the agent topic, QoS 1, not retained.
-    public var will: AgentPublication {
-        AgentPublication(topic: settings.topics.agent(settings.station), payload: Array("offline".utf8), qos: 1)
+    public var will: AgentPublication { Self.willPublication(topics: settings.topics, station: settings.station) }
+
+    public static func willPublication(topics: TopicScheme, station: StationID) -> AgentPublication {
+        AgentPublication(topic: topics.agent(station), payload: Array("offline".utf8), qos: 1)
     }
 
     public var isLocked: Bool {

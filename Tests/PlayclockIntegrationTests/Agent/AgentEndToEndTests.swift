@@ -1,0 +1,267 @@
+import Foundation
+import PlayclockContract
+import Testing
+
+/// The real `playclock-agent` on a real X server (Xvfb), against a real Mosquitto and the real
+/// `playclockd`, checked from outside with xwininfo, xdotool and ImageMagick.
+final class AgentProcess {
+    static let lockName = "Playclock lock screen"
+    static let overlayName = "Playclock overlay"
+
+    let x: XServer
+    let hub: HubHarness
+    let directory: URL
+    let station: String
+    private(set) var process: ChildProcess?
+
+    var leaseFile: URL { directory.appendingPathComponent("lease.json") }
+    var configFile: URL { directory.appendingPathComponent("agent.json") }
+
+    init(x: XServer, hub: HubHarness, station: String = "PC-01", config: [String: JSONValue] = [:]) throws {
+        self.x = x
+        self.hub = hub
+        self.station = station
+        directory = try makeTemporaryDirectory(prefix: "agent")
+        var settings: [String: JSONValue] = [
+            "station": .string(station), "venue_name": "Test Arena", "station_name": "PC 01", "warn_thresholds_s": [2],
+            "heartbeat_interval_s": 1, "notice_s": 10,
+        ]
+        for (k, v) in config { settings[k] = v }
+        try Data(JSONCoding.encode(.object(settings))).write(to: configFile)
+        try start()
+    }
+
+    deinit {
+        process?.kill()
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func start() throws {
+        process = try ChildProcess(
+            binaryPath("playclock-agent"),
+            arguments: ["--config", configFile.path, "--broker", hub.broker.url, "--lease-file", leaseFile.path, "--log-level", "debug"],
+            environment: x.environment, directory: directory)
+    }
+
+    /// SIGKILL: no clean shutdown, no chance to unlock anything.
+    func kill() {
+        process?.kill()
+        process = nil
+    }
+
+    var log: String { process?.output ?? (try? String(contentsOf: directory.appendingPathComponent("playclock-agent.log"), encoding: .utf8)) ?? "" }
+
+    func waitLocked(timeout: Duration = .seconds(10), _ what: String) async throws {
+        try await x.waitForWindow(Self.lockName, timeout: timeout, what) { w in
+            guard let w else { return false }
+            return w.viewable && w.x == 0 && w.y == 0 && w.width == self.x.width && w.height == self.x.height
+        }
+    }
+
+    func waitUnlocked(timeout: Duration = .seconds(10), _ what: String) async throws -> XServer.WindowInfo {
+        try await x.waitForWindow(Self.lockName, timeout: timeout, what) { $0 != nil && $0?.viewable == false }
+        return try #require(try await x.waitForWindow(Self.overlayName, timeout: timeout, "overlay shown") { $0?.viewable == true })
+    }
+
+    /// The last heartbeat the agent sent, as seen on the wire.
+    func lastHeartbeat(since: Int = 0) -> JSONValue? {
+        hub.recorder.records().dropFirst(since).last(where: { $0.topic == "playclock/stations/\(station)/heartbeat" })?.json
+    }
+}
+
+/// Starts a session with the real CLI; the hub's answer.
+@discardableResult
+func startSession(_ hub: HubHarness, _ station: String, seconds: Int) throws -> JSONValue {
+    let (out, status) = try runTool(binaryPath("playclock"), ["session", "start", station, "--seconds", "\(seconds)", "--broker", hub.broker.url])
+    guard status == 0 else { throw ChildProcessError(description: "playclock session start failed (\(status)): \(out)") }
+    return (try? JSONCoding.decode(Array(out.utf8))) ?? .null
+}
+
+@Suite("Agent end to end (Xvfb, mosquitto, playclockd, playclock-agent)", .serialized, .enabled(if: XServer.isInstalled))
+struct AgentEndToEndTests {
+    /// Where to copy screenshots (the docs' images are refreshed with PLAYCLOCK_SCREENSHOT_DIR=docs).
+    static let screenshotDir = ProcessInfo.processInfo.environment["PLAYCLOCK_SCREENSHOT_DIR"]
+
+    @Test func startsLockedUnlocksWithinASecondWarnsAndLocksAtEndsAt() async throws {
+        let x = try await XServer()
+        let hub = try await HubHarness()
+        let agent = try AgentProcess(x: x, hub: hub)
+        try await agent.waitLocked("the agent starts locked, covering the screen")
+        try await hub.recorder.waitFor(timeout: .seconds(10), "a heartbeat saying locked") {
+            $0.topic == "playclock/stations/PC-01/heartbeat" && $0.json?["locked"] == true
+        }
+        // The hub has sent its `lock idle` (the station is idle): the screen says what to do.
+        try await Task.sleep(for: .milliseconds(500))
+        let locked = agent.directory.appendingPathComponent("locked.png")
+        try x.screenshot(to: locked)
+        #expect(try x.colourCount(locked) > 16, "the lock screen is drawn, not a blank window")
+        if let dir = Self.screenshotDir { try? FileManager.default.removeItem(atPath: dir + "/agent-locked.png"); try FileManager.default.copyItem(atPath: locked.path, toPath: dir + "/agent-locked.png") }
+
+        let mark = hub.recorder.count
+        try startSession(hub, "PC-01", seconds: 8)
+        let unlock = try await hub.recorder.waitFor(since: mark, "the hub's unlock") {
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
+        }
+        let overlay = try await agent.waitUnlocked("unlocked")
+        let unlockedAt = Date().timeIntervalSince1970
+        print("agent.e2e unlock latency: \(String(format: "%.3f", unlockedAt - unlock.time)) s (hub's unlock on the wire -> lock window unmapped, polled)")
+        #expect(unlockedAt - unlock.time < 2.0, "unlocked within a second of the hub's unlock (2 s: loosely, for a busy machine)")
+        #expect(overlay.x > x.width / 2 && overlay.y < x.height / 4, "the overlay sits at the top right")
+        #expect(overlay.width < x.width / 3 && overlay.height < x.height / 4, "and is small")
+        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
+
+        // The hub's 2-second warning: the overlay grows to show the notice.
+        try await hub.recorder.waitFor(since: mark, timeout: .seconds(10), "the hub's warn") {
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "warn"
+        }
+        let warned = try await x.waitForWindow(AgentProcess.overlayName, timeout: .seconds(3), "the warning notice") {
+            ($0?.height ?? 0) > overlay.height
+        }
+        #expect(warned != nil)
+        let shot = agent.directory.appendingPathComponent("overlay.png")
+        try x.screenshot(to: shot)
+        if let dir = Self.screenshotDir { try? FileManager.default.removeItem(atPath: dir + "/agent-overlay.png"); try FileManager.default.copyItem(atPath: shot.path, toPath: dir + "/agent-overlay.png") }
+
+        try await agent.waitLocked(timeout: .seconds(15), "locked at the end")
+        let lockedAt = Date().timeIntervalSince1970
+        print("agent.e2e lock lateness: \(String(format: "%.3f", lockedAt - endsAt)) s after ends_at (hub running)")
+        #expect(lockedAt - endsAt < 2.0, "locked within a second of ends_at (2 s: loosely)")
+        #expect(lockedAt - endsAt > -0.2, "and not before")
+        try await hub.recorder.waitFor(timeout: .seconds(5), "a heartbeat saying locked again") { r in
+            r.time > lockedAt && r.topic == "playclock/stations/PC-01/heartbeat" && r.json?["locked"] == true
+        }
+        _ = agent
+    }
+
+    @Test func keystrokesDoNotReachAWindowUnderTheLock() async throws {
+        let x = try await XServer()
+        let hub = try await HubHarness()
+        let typed = try makeTemporaryDirectory(prefix: "xterm").appendingPathComponent("typed.txt")
+        let xterm = try ChildProcess("/usr/bin/xterm", arguments: ["-geometry", "80x10+100+100", "-e", "sh", "-c", "cat > \(typed.path)"],
+                                     environment: x.environment)
+        defer { xterm.kill() }
+        var terminal = ""
+        let deadline = ContinuousClock.now + .seconds(10)
+        while terminal.isEmpty {
+            terminal = try x.run("xdotool", ["search", "--onlyvisible", "--class", "xterm"]).output
+                .split(separator: "\n").first.map(String.init) ?? ""
+            guard ContinuousClock.now < deadline else { throw ChildProcessError(description: "xterm did not appear") }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        let agent = try AgentProcess(x: x, hub: hub)
+        try await agent.waitLocked("locked")
+
+        try x.run("xdotool", ["windowfocus", terminal])
+        try x.run("xdotool", ["type", "--delay", "20", "secret-while-locked"])
+        try x.run("xdotool", ["key", "Return"])
+        try await Task.sleep(for: .seconds(1))
+        let whileLocked = (try? String(contentsOf: typed, encoding: .utf8)) ?? ""
+        #expect(!whileLocked.contains("secret"), "the lock's keyboard grab takes every key: \(whileLocked)")
+
+        // The same keys reach the terminal once unlocked, so the check above means something.
+        try startSession(hub, "PC-01", seconds: 60)
+        _ = try await agent.waitUnlocked("unlocked")
+        try x.run("xdotool", ["windowfocus", terminal])
+        try x.run("xdotool", ["type", "--delay", "20", "typed-after-unlock"])
+        try x.run("xdotool", ["key", "Return"])
+        let until = ContinuousClock.now + .seconds(5)
+        var after = ""
+        while !after.contains("typed-after-unlock"), ContinuousClock.now < until {
+            try await Task.sleep(for: .milliseconds(100))
+            after = (try? String(contentsOf: typed, encoding: .utf8)) ?? ""
+        }
+        #expect(after.contains("typed-after-unlock"), "after unlocking, typing reaches the terminal: \(after)")
+        #expect(!after.contains("secret"))
+        let focus = try x.run("xdotool", ["getwindowfocus"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(UInt64(focus) == UInt64(terminal), "the overlay never takes the focus")
+        _ = agent
+    }
+
+    @Test func locksOnTimeWhenTheHubIsKilledMidSession() async throws {
+        let x = try await XServer()
+        let hub = try await HubHarness()
+        let agent = try AgentProcess(x: x, hub: hub)
+        try await agent.waitLocked("locked")
+        let mark = hub.recorder.count
+        try startSession(hub, "PC-01", seconds: 6)
+        let unlock = try await hub.recorder.waitFor(since: mark, "unlock") {
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
+        }
+        _ = try await agent.waitUnlocked("unlocked")
+        hub.killHub()  // SIGKILL: no lock will ever come from the hub
+        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
+        try await agent.waitLocked(timeout: .seconds(15), "locked by its own lease")
+        let lateness = Date().timeIntervalSince1970 - endsAt
+        print("agent.e2e lock lateness with the hub SIGKILLed: \(String(format: "%.3f", lateness)) s")
+        #expect(lateness < 2.0 && lateness > -0.2, "within a second of ends_at (2 s: loosely): \(lateness)")
+        #expect(!hub.recorder.records().dropFirst(mark).contains { $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock" })
+    }
+
+    @Test func locksOnTimeWhenTheBrokerIsKilledMidSession() async throws {
+        let x = try await XServer()
+        let hub = try await HubHarness()
+        let agent = try AgentProcess(x: x, hub: hub)
+        try await agent.waitLocked("locked")
+        let mark = hub.recorder.count
+        try startSession(hub, "PC-01", seconds: 6)
+        let unlock = try await hub.recorder.waitFor(since: mark, "unlock") {
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
+        }
+        _ = try await agent.waitUnlocked("unlocked")
+        hub.broker.stop()  // SIGKILL
+        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
+        try await agent.waitLocked(timeout: .seconds(15), "locked by its own lease")
+        let lateness = Date().timeIntervalSince1970 - endsAt
+        print("agent.e2e lock lateness with the broker SIGKILLed: \(String(format: "%.3f", lateness)) s")
+        #expect(lateness < 2.0 && lateness > -0.2, "within a second of ends_at (2 s: loosely): \(lateness)")
+    }
+
+    @Test func aKilledAgentComesBackInTheRightStateHubOrNoHub() async throws {
+        let x = try await XServer()
+        let hub = try await HubHarness()
+        let agent = try AgentProcess(x: x, hub: hub)
+        try await agent.waitLocked("locked")
+        let mark = hub.recorder.count
+        try startSession(hub, "PC-01", seconds: 25)
+        let unlock = try await hub.recorder.waitFor(since: mark, "unlock") {
+            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
+        }
+        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
+        _ = try await agent.waitUnlocked("unlocked")
+
+        // SIGKILL with the hub up: restarted, it is unlocked with the time that is really left.
+        agent.kill()
+        try await x.waitForWindow(AgentProcess.overlayName, "the killed agent's windows are gone") { $0 == nil }
+        let beat = hub.recorder.count
+        try agent.start()
+        _ = try await agent.waitUnlocked("unlocked again after a restart")
+        let heartbeat = try await hub.recorder.waitFor(since: beat, "a heartbeat of the restarted agent") {
+            $0.topic == "playclock/stations/PC-01/heartbeat" && $0.json?["lease_s"] != nil
+        }
+        let lease = Double(heartbeat.json?["lease_s"]?.intValue ?? -100)
+        #expect(abs(lease - (endsAt - heartbeat.time)) <= 1.5, "lease_s \(lease) vs \(endsAt - heartbeat.time) really left")
+
+        // SIGKILL the hub, then the agent again: the lease file alone brings it back unlocked.
+        hub.killHub()
+        agent.kill()
+        try await x.waitForWindow(AgentProcess.overlayName, "gone again") { $0 == nil }
+        try agent.start()
+        _ = try await agent.waitUnlocked("unlocked from the lease file, hub gone")
+
+        // A lease file others could have written is not trusted: restarted, it comes up locked.
+        agent.kill()
+        chmod(agent.leaseFile.path, 0o666)
+        try agent.start()
+        try await agent.waitLocked("locked: the lease file is not trusted")
+        #expect(agent.log.contains("lease file not trusted"))
+        agent.kill()
+        chmod(agent.leaseFile.path, 0o600)
+        try agent.start()
+        _ = try await agent.waitUnlocked("the same file, its own again: unlocked")
+
+        try await agent.waitLocked(timeout: .seconds(30), "and locked at the end all the same")
+        let lateness = Date().timeIntervalSince1970 - endsAt
+        print("agent.e2e lock lateness after four agent restarts, hub dead: \(String(format: "%.3f", lateness)) s")
+        #expect(lateness < 2.0 && lateness > -0.2, "\(lateness)")
+    }
+}
