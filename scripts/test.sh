@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: fast unit tests, then integration tests against a real Mosquitto
-# and the real binaries, then the dashboard in a real headless Chromium (Debian's chromium,
-# chromium-driver and python3-selenium). Installs what it needs first.
+# and the real binaries (the PC agent on a real X server: Debian's xvfb, checked with x11-utils,
+# xdotool, xterm and imagemagick), then the dashboard in a real headless Chromium (Debian's
+# chromium, chromium-driver and python3-selenium), then the kiosk files. Installs what it needs first.
 # Prints "tests: N passed, N failed" last.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-./scripts/deps.sh chromium chromium-driver python3-selenium python3-pytest python3-paho-mqtt || exit 1
+./scripts/deps.sh chromium chromium-driver python3-selenium python3-pytest python3-paho-mqtt \
+  xvfb x11-utils x11-xserver-utils xdotool xterm imagemagick desktop-file-utils shellcheck || exit 1
 
 work=$(mktemp -d)
 log=$work/test.log
@@ -65,13 +67,20 @@ bin=$(swift build --show-bin-path)
 PYTHONDONTWRITEBYTECODE=1 PLAYCLOCK_BIN="$bin" phase to_browser_log timeout -k 10 600 \
   /usr/bin/python3 -m pytest -p no:cacheprovider -q Tests/Browser || status=1
 
+# The kiosk setup shipped for gaming PCs: file checks, the session script, install-agent.sh --dry-run/--root.
+kiosk_log=$work/kiosk.log
+to_kiosk_log() { tee "$kiosk_log"; }
+phase to_kiosk_log timeout -k 10 300 ./Tests/Kiosk/test-kiosk.sh || status=1
+
 total=$(grep -oE 'Test run with [0-9]+ tests?' "$log" | awk '{ n += $4 } END { print n + 0 }')
 failed=$(grep -E '✘ Test [^ ]+\(.*\) failed' "$log" | sort -u | wc -l | tr -d ' ')
 summary=$(grep -E '^=*.*[0-9]+ (passed|failed|errors?)' "$browser_log" | tail -1)
 browser_passed=$(grep -oE '[0-9]+ passed' <<<"$summary" | awk '{ print $1 + 0 }')
 browser_failed=$(grep -oE '[0-9]+ (failed|errors?)' <<<"$summary" | awk '{ n += $1 } END { print n + 0 }')
-passed=$(( ${total:-0} - failed + ${browser_passed:-0} ))
-failed=$(( failed + ${browser_failed:-0} ))
+kiosk_passed=$(grep -oE '^kiosk: [0-9]+ passed' "$kiosk_log" | awk '{ print $2 + 0 }')
+kiosk_failed=$(grep -oE '^kiosk: [0-9]+ passed, [0-9]+ failed' "$kiosk_log" | awk '{ print $4 + 0 }')
+passed=$(( ${total:-0} - failed + ${browser_passed:-0} + ${kiosk_passed:-0} ))
+failed=$(( failed + ${browser_failed:-0} + ${kiosk_failed:-0} ))
 [ "$status" -ne 0 ] && [ "$failed" -eq 0 ] && failed=1
 echo "tests: $passed passed, $failed failed"
 exit $status
