@@ -8,6 +8,7 @@ import PlayclockSim
 final class Runner {
     let plan: Plan
     let hubPath: String
+    let agentPath: String
     let mosquitto: String
     let outDir: URL
     let logger: Logger
@@ -21,9 +22,10 @@ final class Runner {
     var sections: [String] = []
     var targets: [(String, String, Bool?)] = []
 
-    init(plan: Plan, hubPath: String, mosquitto: String, outDir: URL, logger: Logger) {
+    init(plan: Plan, hubPath: String, agentPath: String, mosquitto: String, outDir: URL, logger: Logger) {
         self.plan = plan
         self.hubPath = hubPath
+        self.agentPath = agentPath
         self.mosquitto = mosquitto
         self.outDir = outDir
         self.logger = logger
@@ -44,6 +46,7 @@ final class Runner {
         if plan.phases.contains("dashboard") { try await dashboardPhase() }
         if plan.phases.contains("flood") { try await floodPhase() }
         if plan.phases.contains("soak") { try await soak() }
+        if plan.phases.contains("agent") { try await agentPhase() }
 
         var text = ""
         if plan.phases.contains("scale") {

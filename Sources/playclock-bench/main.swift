@@ -40,9 +40,11 @@ struct PlayclockBench: AsyncParsableCommand {
                         of /metrics;
               soak      --soak-seconds of churn (start, extend, stop, agents dropping off, \
                         malformed payloads), then the SQLite ledger is checked against what the \
-                        agents saw.
+                        agents saw;
+              agent     the real playclock-agent (--agent) on a private Xvfb: its CPU and RSS \
+                        for 30 s idle and locked, then 30 s in a session.
             --phases picks some of scale (with expiry and recovery, which run in its venues), \
-            dashboard, flood and soak; the report then has only their sections and targets.
+            dashboard, flood, soak and agent; the report then has only their sections and targets.
             --quick runs every phase at small N in seconds (the test suite does, so it cannot rot). \
             Latencies are wall-clock times taken on the MQTT network threads of the bench process \
             (the dashboard's on its HTTP reader threads).
@@ -52,6 +54,8 @@ struct PlayclockBench: AsyncParsableCommand {
     var quick = false
     @Option(name: .long, help: "playclockd to benchmark (default: next to this executable).")
     var hub: String?
+    @Option(name: .long, help: "playclock-agent to measure in the agent phase (default: next to this executable).")
+    var agent: String?
     @Option(name: .long, help: "mosquitto executable (default /usr/sbin/mosquitto).")
     var mosquitto = "/usr/sbin/mosquitto"
     @Option(name: .long, help: "Comma-separated station counts (default 200,1000,5000,10000; quick 20,60).")
@@ -76,7 +80,7 @@ struct PlayclockBench: AsyncParsableCommand {
     var floodRequests: Int?
     @Option(name: .long, help: "PCs heartbeating normally in the flood phase (default 200; quick 20).")
     var floodStations: Int?
-    @Option(name: .long, help: "Comma-separated phases to run, of scale, dashboard, flood, soak (default all; scale includes expiry and recovery).")
+    @Option(name: .long, help: "Comma-separated phases to run, of scale, dashboard, flood, soak, agent (default all; scale includes expiry and recovery).")
     var phases: String?
     @Option(name: .long, help: "Agent heartbeat interval in seconds (default 5).")
     var heartbeatInterval = 5
@@ -114,7 +118,7 @@ struct PlayclockBench: AsyncParsableCommand {
         return list.sorted()
     }
 
-    static let allPhases = ["scale", "dashboard", "flood", "soak"]
+    static let allPhases = ["scale", "dashboard", "flood", "soak", "agent"]
 
     func phaseList() throws -> Set<String> {
         guard let phases else { return Set(Self.allPhases) }
@@ -155,7 +159,8 @@ struct PlayclockBench: AsyncParsableCommand {
             floodStations: floodStations ?? (quick ? 20 : 200),
             phases: try phaseList(),
             heartbeatSeconds: heartbeatInterval, quick: quick)
-        let runner = Runner(plan: plan, hubPath: hubPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
+        let agentPath = agent ?? URL(fileURLWithPath: hubPath).deletingLastPathComponent().appendingPathComponent("playclock-agent").path
+        let runner = Runner(plan: plan, hubPath: hubPath, agentPath: agentPath, mosquitto: mosquitto, outDir: outDir, logger: logger)
         let text = try await runner.runAll()
         print(text)
         if let report {

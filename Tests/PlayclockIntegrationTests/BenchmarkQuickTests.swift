@@ -39,7 +39,7 @@ import Testing
         print(output)
         #expect(process.terminationStatus == 0, "bench failed:\n\(output)")
         let text = try String(contentsOf: report, encoding: .utf8)
-        for heading in ["## Scale", "## Expiry", "## Recovery", "## Dashboard", "## Flood", "## Soak", "## Targets"] {
+        for heading in ["## Scale", "## Expiry", "## Recovery", "## Dashboard", "## Flood", "## Soak", "## PC agent", "## Targets"] {
             #expect(text.contains(heading), "missing \(heading) in:\n\(text)")
         }
         // Two scales measured, each with a figure in every column.
@@ -72,5 +72,8 @@ import Testing
                 "a staff request sent during the flood was not answered:\n\(text)")
         let samples = try String(contentsOf: directory.appendingPathComponent("samples.csv"), encoding: .utf8)
         #expect(samples.split(separator: "\n").count > 100)
+        // The agent's rows have figures (the agent ran on Xvfb, locked, then unlocked).
+        let agentRows = text.split(separator: "\n").filter { $0.hasPrefix("| idle, locked") || $0.hasPrefix("| in a session") }
+        #expect(agentRows.count == 2 && agentRows.allSatisfy { !$0.contains("| 0.0 |") }, "agent rows:\n\(text)")
     }
 }
