@@ -5,6 +5,8 @@
 #   PLAYCLOCK_PORT   broker port (default 18830)
 #   PLAYCLOCK_HTTP   dashboard address (default 127.0.0.1:8080; 0.0.0.0:8080 to reach it from a tablet)
 #   PLAYCLOCK_STATE  directory for the broker config, database, dashboard accounts and logs (default ./run)
+#   PLAYCLOCK_AGENT_DISPLAY  an X display (e.g. :0) to run the real PC agent on, as PC-01, locking
+#                    that screen (the other PCs stay simulated); unset: all 8 PCs are simulated
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/deps.sh
@@ -18,6 +20,8 @@ echo "building (release)..."
 swift build -c release --product playclockd >/dev/null
 swift build -c release --product playclock >/dev/null
 swift build -c release --product playclock-sim >/dev/null
+agent_display="${PLAYCLOCK_AGENT_DISPLAY:-}"
+[ -z "$agent_display" ] || swift build -c release --product playclock-agent >/dev/null
 bin="$(swift build -c release --show-bin-path)"
 
 sed "s/@PORT@/$port/" mosquitto/dev.conf.in > "$state/mosquitto.conf"
@@ -59,7 +63,15 @@ done
 "$bin/playclockd" --config "$state/playclockd.json" --broker "mqtt://127.0.0.1:$port" \
   --database "$state/playclock.sqlite" --venue samples/venue.json 2>"$state/playclockd.log" &
 pids+=($!)
-"$bin/playclock-sim" --broker "mqtt://127.0.0.1:$port" --pcs 8 \
+simulated_pcs=(--pcs 8)
+if [ -n "$agent_display" ]; then
+  # The real agent takes PC-01 (locked until a session starts; Ctrl-C here ends it).
+  DISPLAY="$agent_display" "$bin/playclock-agent" --broker "mqtt://127.0.0.1:$port" --station PC-01 \
+    --lease-file "$state/agent-lease.json" 2>"$state/agent.log" &
+  pids+=($!)
+  simulated_pcs=(--stations PC-02,PC-03,PC-04,PC-05,PC-06,PC-07,PC-08)
+fi
+"$bin/playclock-sim" --broker "mqtt://127.0.0.1:$port" "${simulated_pcs[@]}" \
   --tasmota ps5-plug-1,ps5-plug-2 --shelly1 shellyplug-s-xbox1 --shelly2 shellyplusplugs-switch1 \
   >"$state/agents.log" 2>&1 &
 pids+=($!)
@@ -90,6 +102,7 @@ Drive it:
   mosquitto_pub -p $port -t playclock-sim/plugs/ps5-plug-1/fault -m press   # someone presses the plug's button
 What the simulated agents and plugs received:  tail -f $state/agents.log
 Hub log:                             tail -f $state/playclockd.log
+$([ -n "$agent_display" ] && echo "Real agent on $agent_display as PC-01:  tail -f $state/agent.log")
 
 Ctrl-C stops the broker, the hub and the agents.
 TXT
