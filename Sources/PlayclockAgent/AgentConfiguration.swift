@@ -30,9 +30,13 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var logoutOnLock: Bool = false
     /// The customer's desktop (a window manager, a launcher), run as the agent's child.
     public var sessionCommand: [String]?
-    /// What `logout`, `shutdown` and `restart` run. A missing `logout` ends and restarts the
-    /// session command; a missing `shutdown`/`restart` makes those orders fail (reported).
-    public var commands: [OrderAction: [String]] = [:]
+    /// What `logout`, `shutdown` and `restart` run (argument arrays, no shell). No `logout` ends
+    /// and restarts the session command; `shutdown`/`restart` default to `systemctl poweroff` /
+    /// `systemctl reboot`, and set to null make those orders fail (reported to the hub).
+    public var commands: [OrderAction: [String]] = AgentConfiguration.defaultCommands
+    public static let defaultCommands: [OrderAction: [String]] = [
+        .shutdown: ["systemctl", "poweroff"], .restart: ["systemctl", "reboot"],
+    ]
     public var texts = AgentTexts()
 
     /// The flags, each nil when not given.
@@ -135,7 +139,8 @@ public struct AgentConfiguration: Sendable, Equatable {
                 guard let action = OrderAction(rawValue: key), action != .message else {
                     throw AgentConfigurationError("unknown command \"\(key)\" under \"commands\" (logout, shutdown, restart)")
                 }
-                if let argv = try Reader(object: object).argv(key, label: "commands.\(key)") { c.commands[action] = argv } else { _ = value }
+                // null: this PC does not do that order.
+                c.commands[action] = value == .null ? nil : try Reader(object: object).argv(key, label: "commands.\(key)")
             }
         }
         if let texts = o["texts"] {

@@ -1,3 +1,4 @@
+import Foundation
 import PlayclockAgent
 import PlayclockContract
 import Testing
@@ -37,6 +38,21 @@ struct AgentConfigurationTests {
         let c = try load(nil, .init(station: "PC-07"))
         #expect(c.broker == "mqtt://127.0.0.1:1883")
         #expect(c.heartbeatIntervalSeconds == 5)
+        #expect(c.commands == [.shutdown: ["systemctl", "poweroff"], .restart: ["systemctl", "reboot"]])
+    }
+
+    @Test func aNullCommandTurnsThatOrderOff() throws {
+        let c = try load(#"{"station":"PC-01","commands":{"shutdown":null,"logout":["loginctl","terminate-user","kiosk"]}}"#)
+        #expect(c.commands == [.restart: ["systemctl", "reboot"], .logout: ["loginctl", "terminate-user", "kiosk"]])
+    }
+
+    @Test func theShippedSampleLoads() throws {
+        let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("samples/agent.json")
+        let c = try AgentConfiguration.load(file: Array(try Data(contentsOf: sample)), overrides: .init())
+        #expect(c.station == StationID("PC-01"))
+        #expect(c.leaseFile == "/var/lib/playclock-agent/lease.json")
+        #expect(c.sessionCommand?.first == "openbox")
     }
 
     @Test(arguments: [
