@@ -30,7 +30,9 @@ final class AgentRuntime: Sendable {
         self.display = display
         self.leaseFile = leaseFile
         self.logger = logger
-        (inputs, feed) = AsyncStream.makeStream(of: Input.self, bufferingPolicy: .bufferingNewest(4096))
+        // Unbounded: every producer is bounded already (the MQTT client's own buffer, four ticks a
+        // second, a handful of orders), and a control message must never be dropped here.
+        (inputs, feed) = AsyncStream.makeStream(of: Input.self)
         desktop = configuration.sessionCommand.map { DesktopSession(argv: $0, logger: logger) }
     }
 
@@ -201,11 +203,14 @@ final class DesktopSession: Sendable {
         child.signalGroup(SIGKILL)
     }
 
+    /// Ends the desktop for good (the agent is exiting): SIGTERM, SIGKILL 3 s later.
     func stop() {
         let child = state.withLock { s -> ChildProcess? in
             s.stopped = true
             return s.child
         }
-        child?.signalGroup(SIGTERM)
+        guard let child else { return }
+        child.signalGroup(SIGTERM)
+        DispatchQueue.global().asyncAfter(deadline: .now() + 3) { child.signalGroup(SIGKILL) }
     }
 }

@@ -265,3 +265,38 @@ struct AgentEndToEndTests {
         #expect(lateness < 2.0 && lateness > -0.2, "\(lateness)")
     }
 }
+
+@Suite("Agent configuration errors (Xvfb, playclock-agent)", .serialized, .enabled(if: XServer.isInstalled))
+struct AgentConfigurationErrorTests {
+    @Test func aBrokenConfigIsRefusedWithAClearMessage() async throws {
+        let x = try await XServer()
+        let dir = try makeTemporaryDirectory(prefix: "agent-config")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("agent.json")
+        try Data(#"{"station":"PC-01","heartbeat_intervl_s":5}"#.utf8).write(to: config)
+        let (out, status) = try runTool("/usr/bin/env", ["DISPLAY=\(x.display)", binaryPath("playclock-agent"), "--config", config.path])
+        #expect(status == 2)
+        #expect(out.contains("unknown key \"heartbeat_intervl_s\""), "\(out)")
+        #expect(try x.window(named: AgentProcess.lockName) == nil)
+    }
+
+    @Test func inTheKioskSessionABrokenConfigShowsTheErrorOnTheLockScreen() async throws {
+        let x = try await XServer()
+        let dir = try makeTemporaryDirectory(prefix: "agent-kiosk")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let config = dir.appendingPathComponent("agent.json")
+        try Data(#"{"station":"PC 01"}"#.utf8).write(to: config)
+        let agent = try ChildProcess(binaryPath("playclock-agent"), arguments: ["--kiosk", "--config", config.path],
+                                     environment: x.environment, directory: dir)
+        defer { agent.kill() }
+        try await x.waitForWindow(AgentProcess.lockName, "the lock screen with the error") { w in
+            w?.viewable == true && w?.width == x.width && w?.height == x.height
+        }
+        let shot = dir.appendingPathComponent("error.png")
+        try x.screenshot(to: shot)
+        #expect(try x.colourCount(shot) > 16)
+        try await Task.sleep(for: .seconds(1))
+        #expect(agent.isRunning, "it stays up, locked, instead of exiting to an open desktop")
+        #expect(agent.output.contains("not a valid station id"), "\(agent.output)")
+    }
+}
