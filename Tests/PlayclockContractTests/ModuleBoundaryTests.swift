@@ -36,7 +36,11 @@ struct ModuleBoundaryTests {
         #expect(try imports(of: "PlayclockCore").isSubset(of: ["PlayclockContract", "HeapModule"]))
     }
 
-    @Test(arguments: ["PlayclockSim", "playclock-sim", "playclock-bench", "PlayclockAuth"])
+    @Test func theAgentsCoreImportsOnlyTheContract() throws {
+        #expect(try imports(of: "PlayclockAgent") == ["PlayclockContract"])
+    }
+
+    @Test(arguments: ["PlayclockSim", "playclock-sim", "playclock-bench", "PlayclockAuth", "PlayclockAgentX11", "playclock-agent"])
     func clientsOfTheHubSeeOnlyTheContract(_ folder: String) throws {
         let used = try imports(of: folder)
         #expect(used.isDisjoint(with: ["PlayclockCore", "PlayclockHub", "PlayclockWeb"]), "\(folder) imports \(used)")
