@@ -11,7 +11,8 @@ import PlayclockContract
 /// `Sessions/` (session commands, expiry, warnings, countdowns), `Presence/` (heartbeats and
 /// silence), `Plugs/` (driving plugs through a `PlugDriver` per vendor), `Stations/` (the table,
 /// the deadline index, station commands), `Recovery/` (start and broker reconnect) and
-/// `Rendering/` (every payload, through the contract's message types).
+/// `Rendering/` (every payload, through the contract's message types), `Agents/` (staff orders
+/// to PCs and their agents' reports).
 public struct HubCore: Sendable {
     public let topics: TopicScheme
     public let policy: HubPolicy
@@ -163,7 +164,8 @@ public struct HubCore: Sendable {
 
     // MARK: - Commands
 
-    /// Applies a decoded command. `newSessionID` is used if the command starts a session; `actor`
+    /// Applies a decoded command. `newSessionID` is a fresh id, used if the command starts a session
+    /// (the session's id) or sends an order (its `command` id); `actor`
     /// (the staff account that sent it) is recorded as `by` in every event it causes.
     public mutating func handle(
         _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String? = nil
@@ -216,6 +218,8 @@ public struct HubCore: Sendable {
         case .sessionStop(let id): return try stopSession(id, now: now)
         case .sessionTransfer(let from, let to): return try transferSession(from: from, to: to, now: now)
         case .plugPower(let id, let on): return try powerPlug(id, on: on, now: now)
+        case .stationOrder(let id, let action, let text):
+            return try sendOrder(id, action: action, text: text, command: newSessionID, now: now)
         }
     }
 

@@ -6,7 +6,7 @@ import PlayclockCore
 /// Each device gets an account of its own whose name is fixed by what it is, and may touch only
 /// its own topics:
 /// - the hub (`hubAccount`): everything;
-/// - a PC agent: account = station id; publishes its heartbeat and agent topics, reads its own
+/// - a PC agent: account = station id; publishes its heartbeat, agent and event (report) topics, reads its own
 ///   control, countdown and state;
 /// - a plug: account = Tasmota topic, Shelly Gen1 id or Shelly Gen2 prefix; reads its own command
 ///   topics, publishes its own status topics (Gen2 replies go to the hub's RPC topic);
@@ -37,7 +37,7 @@ public enum BrokerACL {
             let base = "\(r)/stations/\(station.id)"
             out += [
                 "", "# Agent of \(station.id) (\(station.name))", "user \(station.id)",
-                "topic write \(base)/heartbeat", "topic write \(base)/agent",
+                "topic write \(base)/heartbeat", "topic write \(base)/agent", "topic write \(base)/event",
                 "topic read \(base)/control", "topic read \(base)/countdown", "topic read \(base)/state",
                 "topic read \(r)/hub/status",
             ]

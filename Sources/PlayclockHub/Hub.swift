@@ -59,6 +59,8 @@ public struct SubscriptionOptions: Sendable, Hashable {
     public static let requests = SubscriptionOptions(noLocal: true, retainAsPublished: true)
     /// Agent heartbeats: the newest redundant one per station may be shed under a flood.
     public static let heartbeats = SubscriptionOptions(coalescing: true)
+    /// Agent reports: the real retain flag (a retained report is ignored), never our own publishes.
+    public static let agentReports = SubscriptionOptions(noLocal: true, retainAsPublished: true)
 }
 
 /// An inbound message, already copied out of the MQTT library.
@@ -119,6 +121,10 @@ public actor Hub {
     private let retention: HubConfiguration.EventRetention
     private var nextPruneMonoNanos: Int64 = .min
     static let pruneInterval: Duration = .seconds(600)
+    /// Agent reports ignored since they were last logged, by reason (a fixed set of labels).
+    private var ignoredReports: [String: Int] = [:]
+    private var nextIgnoredReportLogMonoNanos: Int64 = .min
+    static let ignoredReportLogInterval: Duration = .seconds(60)
 
     public init(
         topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
@@ -158,6 +164,7 @@ public actor Hub {
         let topics = core.topics
         publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce, options: .heartbeats)
         publisher.subscribe(topics.agentFilter, qos: .atLeastOnce, options: .plain)
+        publisher.subscribe(topics.agentReportFilter, qos: .atLeastOnce, options: .agentReports)
         publisher.subscribe(topics.requestFilter, qos: .atLeastOnce, options: .requests)
         publisher.subscribe(topics.userRequestFilter, qos: .atLeastOnce, options: .requests)
         syncPlugSubscriptions()
@@ -232,9 +239,8 @@ public actor Hub {
             apply(station: station, topic: message.topic, now: now) { core in
                 try core.agentPresence(station: station, payload: message.payload, now: now)
             }
-        case .agentReport:
-            // Agent reports (orders carried out, tamper) are not subscribed to yet.
-            logger.debug("ignored agent report", metadata: ["mqtt.topic": "\(message.topic)"])
+        case .agentReport(let station):
+            agentReport(station: station, message: message, now: now)
         case .request(let verb):
             handleRequest(verb: verb, user: nil, message: message, now: now)
         case .userRequest(let user, let verb):
@@ -263,6 +269,44 @@ public actor Hub {
                 logger.error("store write failed", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
             }
         }
+    }
+
+    /// An agent's report: stored as an event, or ignored (counted on `/metrics` and logged at
+    /// debug level as counts, at most once per `ignoredReportLogInterval`).
+    private func agentReport(station: String, message: InboundMessage, now: Timestamp) {
+        let outcome: AgentReportOutcome
+        if message.retained {
+            // A retained report would come back on every reconnect: it reports nothing new.
+            outcome = .ignored(.retained)
+        } else {
+            do {
+                outcome = try transact { core in
+                    let outcome = core.agentReport(station: station, payload: message.payload, now: now)
+                    return (value: outcome, actions: outcome.actions)
+                }.value
+            } catch {
+                logger.error("store write failed", metadata: ["mqtt.topic": "\(message.topic)", "error": "\(error)"])
+                return
+            }
+        }
+        switch outcome {
+        case .stored: break
+        case .counted: metrics.recordIgnoredAgentReport("repeated_tamper")
+        case .ignored(let reason):
+            metrics.recordIgnoredAgentReport(reason.rawValue)
+            ignoredReports[reason.rawValue, default: 0] += 1
+            logIgnoredReports(now: now)
+        }
+    }
+
+    /// Logs the agent reports ignored since the last time, if any and if that was long enough ago.
+    private func logIgnoredReports(now: Timestamp) {
+        guard !ignoredReports.isEmpty, now.monoNanos >= nextIgnoredReportLogMonoNanos else { return }
+        var metadata: Logger.Metadata = [:]
+        for (reason, count) in ignoredReports { metadata["reports.\(reason)"] = "\(count)" }
+        logger.debug("ignored agent reports", metadata: metadata)
+        ignoredReports = [:]
+        nextIgnoredReportLogMonoNanos = now.monoNanos + Int64(Self.ignoredReportLogInterval / .nanoseconds(1))
     }
 
     /// Subscribes to the topics of newly bound plugs and drops those of unbound ones.
@@ -364,10 +408,11 @@ public actor Hub {
             reschedule()
         case .success(let request):
             transaction = request.transaction
-            let sessionID = UUID().uuidString.lowercased()
+            // A session's id if the command starts one, an order's command id if it sends one.
+            let newID = UUID().uuidString.lowercased()
             do {
                 let outcome = try transact { core in
-                    let outcome = core.handle(request.command, verb: verb, newSessionID: sessionID, now: now, actor: user)
+                    let outcome = core.handle(request.command, verb: verb, newSessionID: newID, now: now, actor: user)
                     return (value: outcome.result, actions: outcome.actions)
                 }
                 result = outcome.value
@@ -534,6 +579,7 @@ public actor Hub {
     private func aliveTick() {
         guard !stopped else { return }
         recordAlive()
+        logIgnoredReports(now: clock.now())
     }
 
     private func recordAlive() {

@@ -32,5 +32,11 @@ public struct HubMetrics: Sendable {
                 factory: factory).increment()
     }
 
+    /// An agent report that changed nothing (or a tamper report counted into the next one), by
+    /// why (`AgentReportIgnored`, or `repeated_tamper`): a fixed set of labels.
+    func recordIgnoredAgentReport(_ reason: String) {
+        Counter(label: "playclock_agent_reports_ignored_total", dimensions: [("reason", reason)], factory: factory).increment()
+    }
+
     static let knownVerbs: Set<String> = Set(Command.verbs)
 }

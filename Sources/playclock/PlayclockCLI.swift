@@ -24,6 +24,8 @@ struct Playclock: AsyncParsableCommand {
               playclock session transfer PC-01 PC-02
               playclock station maintenance PC-03 on
               playclock station update PC-09 --zone "VIP room"
+              playclock station message PC-01 "Your pizza is ready"
+              playclock station restart PC-04
               playclock plug power PS5-01 on
               playclock dashboard passwd ann --file /etc/playclock/dashboard.passwd
             """,
@@ -193,8 +195,56 @@ struct Stations: AsyncParsableCommand {
 
 struct StationCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "station", abstract: "Add, remove, show stations, or put them in maintenance.",
-        subcommands: [Add.self, Update.self, Remove.self, Get.self, Maintenance.self])
+        commandName: "station",
+        abstract: "Add, remove, show stations, put them in maintenance, or send a PC an order.",
+        discussion: """
+            logout, shutdown, restart and message are one-off orders to a PC's agent (role manager). \
+            The hub sends each once, online or not: an agent that is offline never gets it. The \
+            answer names the order's command id; the agent's report of it appears in the events \
+            (agent.order_done or agent.order_failed).
+            """,
+        subcommands: [Add.self, Update.self, Remove.self, Get.self, Maintenance.self, Logout.self, Shutdown.self, Restart.self, Message.self])
+
+    /// Sends an order and prints `PC-01: shutdown sent (command <id>)`.
+    static func order(_ verb: Verb, _ body: [String: JSONValue], _ connection: Connection) async throws {
+        try await connection.send(verb, body) { data in
+            let station = data["station"]?.stringValue ?? "?"
+            return "\(station): \(data["action"]?.stringValue ?? verb.rawValue) sent (command \(data["command"]?.stringValue ?? "?"))"
+        }
+    }
+
+    struct Logout: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Log the desktop user out of a PC (its agent runs its logout command).")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await StationCommand.order(.stationLogout, ["station": .string(station)], connection) }
+    }
+
+    struct Shutdown: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Shut a PC down.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await StationCommand.order(.stationShutdown, ["station": .string(station)], connection) }
+    }
+
+    struct Restart: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restart a PC.")
+        @Argument var station: String
+        @OptionGroup var connection: Connection
+        func run() async throws { try await StationCommand.order(.stationRestart, ["station": .string(station)], connection) }
+    }
+
+    struct Message: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show a message on a PC's screen.",
+            discussion: "The text is trimmed and must then be 1-280 characters, without control characters other than line breaks.")
+        @Argument var station: String
+        @Argument(help: "The text to show (quote it).") var text: String
+        @OptionGroup var connection: Connection
+        func run() async throws {
+            try await StationCommand.order(.stationMessage, ["station": .string(station), "text": .string(text)], connection)
+        }
+    }
 
     /// Parses a `--plug` value: a JSON object, or `none` to unbind (update only).
     static func plugValue(_ text: String, allowNone: Bool) throws -> JSONValue {

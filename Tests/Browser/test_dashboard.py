@@ -1,6 +1,9 @@
 """The front desk in a real browser against a live hub, broker and simulated agents."""
+import json
 import os
 import re
+import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -189,3 +192,53 @@ def test_the_wall_board_shows_big_countdowns_with_its_token_only(venue, browser)
     browser.get(venue.url + "/board?token=not-the-token-at-all")
     message = wait_until(lambda: browser.find_element(By.ID, "board-error").text, what="board error")
     assert "no valid token" in message
+
+
+def test_a_manager_sends_orders_to_a_pc_and_a_cashier_is_not_offered_them(venue, browser):
+    watcher = subprocess.Popen(
+        ["mosquitto_sub", "-h", "127.0.0.1", "-p", str(venue.broker_port), "-t", "playclock/stations/PC-05/control", "-v"],
+        stdout=subprocess.PIPE, text=True, process_group=0)
+    try:
+        time.sleep(0.3)
+        sign_in(browser, venue, "boss")
+        wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile")) == 12, what="12 station tiles")
+        # A console: the PC orders are offered but not enabled.
+        tile(browser, "PS5-01").click()
+        shutdown = browser.find_element(By.CSS_SELECTOR, '#actions button[data-action="shutdown"]')
+        assert shutdown.is_displayed() and not shutdown.is_enabled()
+        tile(browser, "PS5-01").click()
+
+        tile(browser, "PC-05").click()
+        assert shutdown.is_enabled()
+        shutdown.click()  # the first tap only asks for confirmation
+        assert shutdown.text == "Tap again to shut down"
+        shutdown.click()
+        wait_until(lambda: "done for" in toast(browser), what="the shutdown toast")
+        assert shutdown.text == "Shut down"
+
+        action(browser, "message")
+        dialog = browser.find_element(By.ID, "message-dialog")
+        wait_until(dialog.is_displayed, what="the message dialog")
+        text = browser.find_element(By.ID, "message-text")
+        text.send_keys("   ")
+        browser.find_element(By.ID, "message-send").click()
+        assert browser.find_element(By.ID, "message-error").text == "Write the message first."
+        text.clear()
+        text.send_keys("Your pizza is ready")
+        browser.find_element(By.ID, "message-send").click()
+        wait_until(lambda: not dialog.is_displayed(), what="the dialog to close")
+        wait_until(lambda: "Message sent" in toast(browser), what="the message toast")
+
+        events = lambda: browser.find_element(By.ID, "events").text
+        wait_until(lambda: "order sent · by boss · message · “Your pizza is ready”" in events(), what="the order in the events")
+        assert "order sent · by boss · shut down" in events()
+    finally:
+        os.killpg(watcher.pid, signal.SIGKILL)
+        out = watcher.communicate(timeout=5)[0]
+    orders = [json.loads(line.split(" ", 1)[1]) for line in out.splitlines() if '"command"' in line]
+    assert [(o["action"], o.get("text")) for o in orders] == [("shutdown", None), ("message", "Your pizza is ready")]
+
+    browser.find_element(By.ID, "signout").click()
+    sign_in(browser, venue, "desk")
+    wait_until(lambda: len(browser.find_elements(By.CSS_SELECTOR, ".tile")) == 12, what="tiles")
+    assert not browser.find_element(By.ID, "pc-orders").is_displayed()

@@ -18,6 +18,8 @@ struct CommandEncodingTests {
         .sessionStart(a, seconds: 3600), .sessionExtend(a, seconds: 90),
         .sessionPause(a), .sessionResume(a), .sessionStop(a), .sessionTransfer(from: a, to: b),
         .plugPower(b, on: true), .plugPower(b, on: false),
+        .stationOrder(a, action: .logout), .stationOrder(a, action: .shutdown), .stationOrder(a, action: .restart),
+        .stationOrder(a, action: .message, text: "Your pizza is ready\nat the counter"),
     ]
 
     @Test(arguments: commands)

@@ -62,6 +62,8 @@ struct RequestDecodeTests {
             "session/transfer": #"{"station":"X","to":"Y"}"#,
             "station/update": #"{"station":"X","plug":{"type":"tasmota","topic":"plug-x"}}"#,
             "plug/power": #"{"station":"X","on":true}"#,
+            "station/logout": #"{"station":"X"}"#, "station/shutdown": #"{"station":"X"}"#, "station/restart": #"{"station":"X"}"#,
+            "station/message": #"{"station":"X","text":"hi"}"#,
         ]
         #expect(Set(bodies.keys) == Set(Command.verbs))
         for verb in Command.verbs {
@@ -77,6 +79,7 @@ struct RequestDecodeTests {
         #expect(Command.sessionStart(pc1, seconds: 1).stations == [pc1])
         #expect(Command.stationAdd(id: pc1, name: "x", kind: .pc, plug: nil).stations == [pc1])
         #expect(Command.sessionTransfer(from: pc1, to: pc2).stations == [pc1, pc2])
+        #expect(Command.stationOrder(pc1, action: .shutdown).stations.isEmpty, "an order changes no station's state")
     }
 
     @Test func emptyBodyIsAnEmptyObjectForStationList() {

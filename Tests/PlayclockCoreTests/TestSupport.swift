@@ -89,6 +89,8 @@ struct TestHub {
     var clock: ManualClock
     var store = FakeStore()
     var sessionCounter = 0
+    /// Orders sent: the n-th gets command id `C-n`.
+    var orderCounter = 0
 
     var now: Timestamp { clock.now }
     var policy: HubPolicy { core.policy }
@@ -123,6 +125,7 @@ struct TestHub {
     }
 
     /// Sends a request as the runtime would: decode, then handle or record the refusal.
+    @discardableResult
     mutating func request(_ verb: String, _ body: JSONValue) -> (result: Result<JSONValue, CommandError>, actions: [HubAction]) {
         requestRaw(verb, JSONCoding.encode(body))
     }
@@ -134,7 +137,12 @@ struct TestHub {
             return (.failure(failure.error), record(actions))
         case .success(let request):
             if case .sessionStart = request.command { sessionCounter += 1 }
-            let outcome = core.handle(request.command, verb: verb, newSessionID: "S-\(sessionCounter)", now: now)
+            var newID = "S-\(sessionCounter)"
+            if case .stationOrder = request.command {
+                orderCounter += 1
+                newID = "C-\(orderCounter)"
+            }
+            let outcome = core.handle(request.command, verb: verb, newSessionID: newID, now: now)
             record(outcome.actions)
             return (outcome.result, outcome.actions)
         }

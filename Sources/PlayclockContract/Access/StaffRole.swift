@@ -5,7 +5,8 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     case viewer
     /// Runs sessions at the counter: start, extend, pause, resume, stop.
     case cashier
-    /// Everything: also transfers sessions, edits stations, plugs and maintenance, and powers plugs by hand.
+    /// Everything: also transfers sessions, edits stations, plugs and maintenance, powers plugs by hand,
+    /// and sends orders to PCs (log out, shut down, restart, a message).
     case manager
 
     public func permits(_ command: Command) -> Bool {
@@ -21,7 +22,8 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
             return .viewer
         case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop:
             return .cashier
-        case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance, .plugPower:
+        case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance, .plugPower,
+            .stationLogout, .stationShutdown, .stationRestart, .stationMessage:
             return .manager
         }
     }

@@ -14,6 +14,10 @@ public enum Command: Sendable, Equatable {
     case sessionTransfer(from: StationID, to: StationID)
     /// Switches the station's plug on (a power hold) or off by hand, outside a session.
     case plugPower(StationID, on: Bool)
+    /// A one-off order to the station's agent (`station/logout`, `station/shutdown`,
+    /// `station/restart`, `station/message`). `text` is the message's (normalized, see
+    /// `OrderText`), nil for every other action.
+    case stationOrder(StationID, action: OrderAction, text: String? = nil)
 
     /// What `station/update` does to an optional field: absent keeps it, `null` removes it, a
     /// value sets it.
@@ -44,13 +48,15 @@ public enum Command: Sendable, Equatable {
         case .sessionStop: return .sessionStop
         case .sessionTransfer: return .sessionTransfer
         case .plugPower: return .plugPower
+        case .stationOrder(_, let action, _): return Verb(order: action)
         }
     }
 
-    /// The stations whose state the command may change.
+    /// The stations whose state the command may change (an order changes none: it is sent, and
+    /// the agent reports it).
     public var stations: [StationID] {
         switch self {
-        case .stationList, .stationGet: return []
+        case .stationList, .stationGet, .stationOrder: return []
         case .stationAdd(let id, _, _, _, _), .stationUpdate(let id, _, _, _, _), .stationRemove(let id),
             .stationMaintenance(let id, _), .sessionStart(let id, _), .sessionExtend(let id, _), .sessionPause(let id),
             .sessionResume(let id), .sessionStop(let id), .plugPower(let id, _):
@@ -98,6 +104,10 @@ extension Command {
             return ["station": .string(from.value), "to": .string(to.value)]
         case .plugPower(let id, let on):
             return ["station": .string(id.value), "on": .bool(on)]
+        case .stationOrder(let id, _, let text):
+            var body: [String: JSONValue] = ["station": .string(id.value)]
+            if let text { body["text"] = .string(text) }
+            return body
         }
     }
 }

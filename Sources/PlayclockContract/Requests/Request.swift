@@ -78,6 +78,15 @@ public struct Request: Sendable, Equatable {
             let id = try station(body, "station")
             guard let on = body["on"]?.boolValue else { throw CommandError(.invalidRequest, "\"on\" must be true or false") }
             return .plugPower(id, on: on)
+        case .stationLogout, .stationShutdown, .stationRestart:
+            return .stationOrder(try station(body, "station"), action: known.order ?? .logout)
+        case .stationMessage:
+            let id = try station(body, "station")
+            guard let raw = body["text"]?.stringValue, let text = OrderText.normalized(raw) else {
+                throw CommandError(.invalidRequest,
+                    "\"text\" must be a string of 1-\(OrderText.maxLength) characters (leading and trailing spaces are trimmed) without control characters other than line breaks (\\n)")
+            }
+            return .stationOrder(id, action: .message, text: text)
         }
     }
 

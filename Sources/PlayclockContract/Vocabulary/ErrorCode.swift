@@ -24,6 +24,8 @@ public enum ErrorCode: String, Sendable, CaseIterable, Codable {
     case maintenance
     case noPlug = "no_plug"
     case sessionRunning = "session_running"
+    /// An order (`station/logout`, ...) for a station whose kind runs no agent (a console).
+    case noAgent = "no_agent"
     // The hub.
     case storageFailed = "storage_failed"
     // The dashboard's sign-in and live feed.

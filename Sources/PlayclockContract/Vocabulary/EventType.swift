@@ -26,4 +26,10 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case plugMismatch = "plug.mismatch"
     case plugBypass = "plug.bypass"
     case plugManual = "plug.manual"
+    /// Staff sent an order to a PC (`station/logout`, `station/shutdown`, `station/restart`, `station/message`).
+    case stationOrder = "station.order"
+    /// The PC's agent reports: an order carried out, one that failed, something that tried to get past the lock.
+    case agentOrderDone = "agent.order_done"
+    case agentOrderFailed = "agent.order_failed"
+    case agentTamper = "agent.tamper"
 }

@@ -6,4 +6,30 @@ public enum Verb: String, Sendable, CaseIterable {
     case sessionStart = "session/start", sessionExtend = "session/extend", sessionPause = "session/pause"
     case sessionResume = "session/resume", sessionStop = "session/stop", sessionTransfer = "session/transfer"
     case plugPower = "plug/power"
+    /// One-off orders to a PC's agent (`ControlMessage.order`).
+    case stationLogout = "station/logout", stationShutdown = "station/shutdown", stationRestart = "station/restart"
+    case stationMessage = "station/message"
+}
+
+extension Verb {
+    /// The verb that sends an order.
+    public init(order: OrderAction) {
+        switch order {
+        case .logout: self = .stationLogout
+        case .shutdown: self = .stationShutdown
+        case .restart: self = .stationRestart
+        case .message: self = .stationMessage
+        }
+    }
+
+    /// The order this verb sends, if it is one.
+    public var order: OrderAction? {
+        switch self {
+        case .stationLogout: return .logout
+        case .stationShutdown: return .shutdown
+        case .stationRestart: return .restart
+        case .stationMessage: return .message
+        default: return nil
+        }
+    }
 }

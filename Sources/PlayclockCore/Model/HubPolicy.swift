@@ -20,6 +20,8 @@ public struct HubPolicy: Sendable, Equatable {
     public var maxRequestBytes: Int = 16 * 1024
     /// Largest heartbeat payload accepted, in bytes.
     public var maxHeartbeatBytes: Int = 4 * 1024
+    /// Largest agent report (`R/stations/<id>/event`) accepted, in bytes.
+    public var maxAgentReportBytes: Int = 4 * 1024
     /// Seconds a plug stays on after its session ends (lets a console save; 0: off at once).
     public var plugOffDelaySeconds: Int64 = 0
     /// The plug's own off-timer is armed to the remaining time plus this margin.

@@ -13,6 +13,8 @@ struct StationEntry: Sendable {
     /// When control was last re-sent to converge a disagreeing agent (rate limit).
     var lastSyncMonoNanos: Int64?
     var plug = PlugRuntime()
+    /// Orders sent to the agent and what it reported (bounded; see `AgentLog`).
+    var agentLog = AgentLog()
 
     init(station: Station, presence: Presence) {
         self.station = station

@@ -13,12 +13,16 @@ const EVENT_WORDS = {
   "plug.mismatch": "plug switched by hand", "plug.bypass": "console powered without a session",
   "plug.online": "plug back online", "hub.started": "hub started", "session.recovered": "session recovered after restart",
   "session.warned": "warned", "plug.manual": "plug switched by staff", "session.idle_power": "console never used",
+  "station.order": "order sent", "agent.order_done": "order carried out", "agent.order_failed": "order failed",
+  "agent.tamper": "tamper alert",
 };
+const ORDER_WORDS = { logout: "log out", shutdown: "shut down", restart: "restart", message: "message" };
 
 let me = null;
 let floor = null;
 const selected = new Set();
-let armedStop = null;
+// The action waiting for its confirming second tap, with the stations it is for ("stop|PC-01,PC-02").
+let armed = null;
 let toastTimer = null;
 
 // ---------- sign-in ----------
@@ -173,7 +177,7 @@ function toggle(id) {
 }
 
 function showSelection() {
-  armedStop = null;
+  armed = null;
   for (const node of document.querySelectorAll(".tile")) {
     const on = selected.has(node.dataset.station);
     node.classList.toggle("selected", on);
@@ -189,9 +193,18 @@ function renderActions() {
   $("selection-label").textContent = ids.length === 0 ? "Tap a station" : ids.length === 1 ? floor.stations.get(ids[0])?.name || ids[0] : `${ids.length} stations`;
   $("clear-selection").hidden = ids.length === 0;
   for (const button of document.querySelectorAll("#actions button[data-action]")) button.disabled = ids.length === 0;
-  const stop = document.querySelector('[data-action="stop"]');
-  stop.textContent = armedStop ? "Tap again to stop" : "Stop";
-  stop.classList.toggle("armed", Boolean(armedStop));
+  // Orders go to PCs only (a console runs no agent): offered when every selected station is one.
+  const allPCs = ids.length > 0 && ids.every((id) => floor.stations.get(id)?.kind === "pc");
+  for (const button of document.querySelectorAll("#actions button[data-pc-only]")) {
+    button.disabled = !allPCs;
+    button.title = ids.length > 0 && !allPCs ? "Only for PCs" : "";
+  }
+  for (const button of document.querySelectorAll("#actions button[data-confirm]")) {
+    button.dataset.label ??= button.textContent;
+    const waiting = armed === `${button.dataset.action}|${ids.join(",")}`;
+    button.textContent = waiting ? button.dataset.confirm : button.dataset.label;
+    button.classList.toggle("armed", waiting);
+  }
   const target = $("transfer-target");
   const current = target.value;
   const idle = [...floor.stations.values()].filter((s) => !s.session && !selected.has(s.station) && s.status !== "maintenance");
@@ -226,6 +239,9 @@ const ACTIONS = {
   "maintenance-off": () => ({ enabled: false }),
   "plug-on": () => ({ on: true }),
   "plug-off": () => ({ on: false }),
+  logout: () => ({}),
+  restart: () => ({}),
+  shutdown: () => ({}),
 };
 
 document.getElementById("actions").addEventListener("click", async (event) => {
@@ -234,27 +250,72 @@ document.getElementById("actions").addEventListener("click", async (event) => {
   const name = button.dataset.action;
   const ids = [...selected].sort();
   if (ids.length === 0) return;
-  if (name === "stop") {
-    const key = ids.join(",");
-    if (armedStop !== key) { armedStop = key; renderActions(); return; }
-    armedStop = null;
+  if (button.dataset.confirm) {
+    const key = `${name}|${ids.join(",")}`;
+    if (armed !== key) { armed = key; renderActions(); return; }
+    armed = null;
   }
+  if (name === "message") { openMessageDialog(ids); return; }
   const extra = ACTIONS[name]?.(button);
   if (!extra) return;
   const verb = button.dataset.verb;
   button.disabled = true;
+  const failed = await sendAll(verb, ids, extra);
+  button.disabled = false;
+  renderActions();
+  if (failed === null) return;
+  if (failed.length === 0) {
+    toast(`${button.textContent.trim()}: done for ${names(ids)}.`);
+  } else {
+    toast(describeFailures(failed), true);
+  }
+});
+
+const names = (ids) => ids.map((id) => floor.stations.get(id)?.name || id).join(", ");
+const describeFailures = (failed) =>
+  failed.map((r) => `${floor.stations.get(r.station)?.name || r.station}: ${r.result.data?.error?.message || `HTTP ${r.result.status}`}`).join("\n");
+
+// Sends one request per station; returns the refused ones, or null when the sign-in has ended.
+async function sendAll(verb, ids, extra) {
   const results = await Promise.all(ids.map(async (station) => {
     const result = await api(`/api/request/${verb}`, { station, ...extra });
     return { station, result };
   }));
-  button.disabled = false;
-  renderActions();
   const failed = results.filter((r) => r.result.data?.status !== "ok");
-  if (failed.some((r) => r.result.status === 401)) { showLogin("Your sign-in has ended. Please sign in again."); return; }
+  if (failed.some((r) => r.result.status === 401)) { showLogin("Your sign-in has ended. Please sign in again."); return null; }
+  return failed;
+}
+
+// ---------- message to a PC ----------
+
+let messageTargets = [];
+
+function openMessageDialog(ids) {
+  messageTargets = ids;
+  $("message-to").textContent = names(ids);
+  $("message-error").textContent = "";
+  $("message-text").value = "";
+  $("message-dialog").showModal();
+  $("message-text").focus();
+}
+
+$("message-cancel").addEventListener("click", () => $("message-dialog").close());
+
+$("message-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const text = $("message-text").value;
+  if (!text.trim()) { $("message-error").textContent = "Write the message first."; return; }
+  const send = $("message-send");
+  send.disabled = true;
+  const failed = await sendAll("station/message", messageTargets, { text });
+  send.disabled = false;
+  if (failed === null) { $("message-dialog").close(); return; }
   if (failed.length === 0) {
-    toast(`${button.textContent.trim()}: done for ${ids.map((id) => floor.stations.get(id)?.name || id).join(", ")}.`);
+    $("message-dialog").close();
+    toast(`Message sent to ${names(messageTargets)}.`);
   } else {
-    toast(failed.map((r) => `${floor.stations.get(r.station)?.name || r.station}: ${r.result.data?.error?.message || `HTTP ${r.result.status}`}`).join("\n"), true);
+    // Keep the dialog open with the hub's words, so the text can be fixed and sent again.
+    $("message-error").textContent = describeFailures(failed);
   }
 });
 
@@ -305,6 +366,10 @@ function eventItem(e) {
   if (typeof data.added_s === "number") details.push(`+${Math.round(data.added_s / 60)} min`);
   if (data.to) details.push(`to ${data.to}`);
   if (typeof data.on === "boolean") details.push(data.on ? "on" : "off");
+  if (data.action && e.type !== "command.rejected") details.push(ORDER_WORDS[data.action] || data.action);
+  if (typeof data.text === "string") details.push(`“${data.text}”`);
+  if (typeof data.detail === "string") details.push(data.detail);
+  if (typeof data.repeated === "number") details.push(`repeated ${data.repeated}×`);
   return el("li", { class: `event event-${e.type.replace(".", "-")}`, dataset: { station: e.station || "" } },
     el("time", { text: formatTime(e.at) }),
     el("strong", { text: e.station || "hub" }),
