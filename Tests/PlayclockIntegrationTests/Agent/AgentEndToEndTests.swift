@@ -266,6 +266,92 @@ struct AgentEndToEndTests {
     }
 }
 
+@Suite("Agent orders end to end (Xvfb, mosquitto, playclockd, playclock CLI, playclock-agent)", .serialized,
+       .enabled(if: XServer.isInstalled))
+struct AgentOrderTests {
+    /// Children of a process, from /proc (the desktop the agent runs as `session_command`).
+    static func children(of pid: Int32) -> [Int32] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap(Int32.init).filter { p in
+            guard let stat = try? String(contentsOfFile: "/proc/\(p)/stat", encoding: .utf8), let close = stat.lastIndex(of: ")") else { return false }
+            let fields = stat[stat.index(after: close)...].split(separator: " ")
+            return fields.count > 1 && Int32(fields[1]) == pid
+        }
+    }
+
+    func cli(_ hub: HubHarness, _ arguments: [String]) throws -> (output: String, status: Int32) {
+        try runTool(binaryPath("playclock"), arguments + ["--broker", hub.broker.url])
+    }
+
+    @Test func messageShutdownRestartAndLogoutAreCarriedOutAndConfirmed() async throws {
+        let x = try await XServer()
+        let hub = try await HubHarness()
+        let marker = try makeTemporaryDirectory(prefix: "orders")
+        let shutdownFile = marker.appendingPathComponent("shutdown-ran")
+        let agent = try AgentProcess(x: x, hub: hub, config: [
+            "session_command": ["sleep", "1000"],
+            "commands": ["shutdown": .array(["sh", "-c", .string("echo ran > \(shutdownFile.path)")]), "restart": .null],
+        ])
+        try await agent.waitLocked("locked")
+        try await hub.recorder.waitFor(timeout: .seconds(10), "the agent online") {
+            $0.topic == "playclock/stations/PC-01/heartbeat" && $0.json?["locked"] == true
+        }
+        let pid = try #require(agent.process?.pid)
+        var desktop: [Int32] = []
+        let deadline = ContinuousClock.now + .seconds(5)
+        while desktop.isEmpty, ContinuousClock.now < deadline {
+            desktop = Self.children(of: pid)
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        #expect(desktop.count == 1, "the session command runs as the agent's child")
+
+        // A staff message: shown on the screen, confirmed, stored as agent.order_done.
+        var mark = hub.recorder.count
+        let before = agent.directory.appendingPathComponent("before.png")
+        try x.screenshot(to: before)
+        let sent = try cli(hub, ["station", "message", "PC-01", "Closing in 10 minutes"])
+        #expect(sent.status == 0, "\(sent.output)")
+        try await hub.recorder.waitFor(since: mark, "agent.order_done for the message") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "agent.order_done" && $0.json?["data"]?["action"] == "message"
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        let after = agent.directory.appendingPathComponent("after.png")
+        try x.screenshot(to: after)
+        let (diff, _) = try runTool("/usr/bin/compare", ["-metric", "AE", before.path, after.path, "null:"])
+        #expect((Int(diff.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 1000, "the message is drawn on the lock screen: \(diff)")
+
+        // Shutdown runs the configured command; restart is turned off on this PC: refused, reported.
+        mark = hub.recorder.count
+        #expect(try cli(hub, ["station", "shutdown", "PC-01"]).status == 0)
+        try await hub.recorder.waitFor(since: mark, "agent.order_done for the shutdown") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "agent.order_done" && $0.json?["data"]?["action"] == "shutdown"
+        }
+        #expect(FileManager.default.fileExists(atPath: shutdownFile.path))
+        mark = hub.recorder.count
+        #expect(try cli(hub, ["station", "restart", "PC-01"]).status == 0)
+        let failed = try await hub.recorder.waitFor(since: mark, "agent.order_failed for the restart") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "agent.order_failed"
+        }
+        #expect(failed.json?["data"]?["detail"]?.stringValue?.contains("no restart command") == true)
+
+        // Logout: the desktop's process group ends and a fresh one starts.
+        mark = hub.recorder.count
+        #expect(try cli(hub, ["station", "logout", "PC-01"]).status == 0)
+        try await hub.recorder.waitFor(since: mark, "agent.order_done for the logout") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "agent.order_done" && $0.json?["data"]?["action"] == "logout"
+        }
+        var fresh: [Int32] = []
+        let until = ContinuousClock.now + .seconds(10)
+        while (fresh.isEmpty || fresh == desktop), ContinuousClock.now < until {
+            fresh = Self.children(of: pid).filter { kill($0, 0) == 0 }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        #expect(!fresh.isEmpty && fresh != desktop, "a new desktop process replaced \(desktop): \(fresh)")
+        #expect(kill(desktop[0], 0) != 0 || Self.children(of: pid).contains(desktop[0]) == false, "the old desktop is gone")
+        #expect(agent.process?.isRunning == true)
+    }
+}
+
 @Suite("Agent configuration errors (Xvfb, playclock-agent)", .serialized, .enabled(if: XServer.isInstalled))
 struct AgentConfigurationErrorTests {
     @Test func aBrokenConfigIsRefusedWithAClearMessage() async throws {
