@@ -21,7 +21,7 @@ let xvfbInstalled = executable("Xvfb") != nil
 /// killed by PID with SIGKILL, with the X tools the tests drive it with.
 final class XServer {
     let display: String
-    private let process = Process()
+    private let process: Process
     private var children: [Process] = []
     let directory: URL
 
@@ -30,18 +30,54 @@ final class XServer {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("xvfb-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let log = directory.appendingPathComponent("Xvfb.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let number = Pipe()
-        process.executableURL = URL(fileURLWithPath: xvfb)
-        // The display number is written to fd 1, the pipe; Xvfb logs to stderr.
-        process.arguments = ["-displayfd", "1", "-screen", "0", "1920x1080x24", "-nolisten", "tcp"]
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = number
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
-        let fd = number.fileHandleForReading.fileDescriptor
+        var failures: [String] = []
+        // Xvfb's own choice (`-displayfd` alone) goes by lock files in /tmp, which cannot see a
+        // server in another mount namespace that holds the same abstract socket (clients would then
+        // talk to that server). So the number is chosen here among those no socket uses, and
+        // `-displayfd` reports when the server is ready.
+        for _ in 0..<8 {
+            let number = Int.random(in: 200...899)
+            guard !XServer.displayInUse(number) else { continue }
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let process = Process()
+            let ready = Pipe()
+            process.executableURL = URL(fileURLWithPath: xvfb)
+            // -noreset: without it the server resets (forgetting `xrandr --setmonitor`) whenever its
+            // last client disconnects.
+            process.arguments = [
+                ":\(number)", "-displayfd", "1", "-screen", "0", "1920x1080x24", "-nolisten", "tcp", "-noreset",
+            ]
+            process.standardInput = FileHandle.nullDevice
+            process.standardOutput = ready
+            process.standardError = try FileHandle(forWritingTo: log)
+            try process.run()
+            let reported = XServer.readLine(ready.fileHandleForReading.fileDescriptor, timeout: 10)
+            let output = (try? String(contentsOf: log, encoding: .utf8)) ?? ""
+            if reported == "\(number)", process.isRunning, !output.contains("failed"), !output.contains("already") {
+                self.process = process
+                display = ":\(number)"
+                return
+            }
+            failures.append("display :\(number): \(output)")
+            if process.isRunning {
+                Foundation.kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+            }
+        }
+        try? FileManager.default.removeItem(at: directory)
+        throw XTestError("cannot start Xvfb: \(failures.joined(separator: "; "))")
+    }
+
+    /// Whether display `number` has a lock file or a listening socket (abstract or in /tmp/.X11-unix).
+    private static func displayInUse(_ number: Int) -> Bool {
+        if FileManager.default.fileExists(atPath: "/tmp/.X\(number)-lock") { return true }
+        let sockets = (try? String(contentsOfFile: "/proc/net/unix", encoding: .utf8)) ?? ""
+        return sockets.split(separator: "\n").contains { $0.hasSuffix("/tmp/.X11-unix/X\(number)") }
+    }
+
+    private static func readLine(_ fd: Int32, timeout: TimeInterval) -> String {
         var text = ""
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(timeout)
         while !text.contains("\n"), Date() < deadline {
             var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&pfd, 1, 200) > 0 else { continue }
@@ -49,12 +85,7 @@ final class XServer {
             guard read(fd, &byte, 1) == 1 else { break }
             text.append(Character(UnicodeScalar(byte)))
         }
-        let digits = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !digits.isEmpty, Int(digits) != nil else {
-            kill()
-            throw XTestError("Xvfb did not report its display number: \((try? String(contentsOf: log, encoding: .utf8)) ?? "")")
-        }
-        display = ":\(digits)"
+        return text.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     deinit {
