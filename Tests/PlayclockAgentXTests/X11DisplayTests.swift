@@ -67,7 +67,7 @@ struct X11DisplayTests {
         let server = try XServer()
         defer { server.kill() }
         let typed = server.directory.appendingPathComponent("typed.txt")
-        FileManager.default.createFile(atPath: typed.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: typed.path, contents: nil)
         let xterm = try startXterm(server, writingTo: typed)
         func content() -> String { (try? String(contentsOf: typed, encoding: .utf8)) ?? "" }
 
@@ -99,7 +99,7 @@ struct X11DisplayTests {
         let server = try XServer()
         defer { server.kill() }
         let typed = server.directory.appendingPathComponent("typed.txt")
-        FileManager.default.createFile(atPath: typed.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: typed.path, contents: nil)
         try server.run("xsetroot", ["-solid", "#1d2733"])
         // The xterm reports mouse clicks (xterm's X10 mouse mode) as `^[[M...` into the file.
         let xterm = try startXterm(server, writingTo: typed, geometry: "110x24+1000+0", mouseReports: true)
