@@ -158,10 +158,14 @@ let package = Package(
             ]
         ),
 
+        // posix_spawn's closefrom action for the agent's child processes (glibc, _GNU_SOURCE).
+        .target(name: "CAgentSpawn"),
+
         // The PC agent: the pure core above, MQTT, and the X11 lock screen and overlay.
         .executableTarget(
             name: "playclock-agent",
             dependencies: [
+                "CAgentSpawn",
                 "PlayclockAgent",
                 "PlayclockAgentX11",
                 "PlayclockContract",
@@ -203,10 +207,14 @@ let package = Package(
             ]
         ),
 
-        // Slow tests: a real mosquitto on a free loopback port and the real binaries.
+        // Slow tests: a real mosquitto on a free loopback port and the real binaries; the agent's
+        // X11 display and the real agent on a real Xvfb, checked with xwininfo, xdotool, xterm, import.
         .testTarget(
             name: "PlayclockIntegrationTests",
-            dependencies: ["PlayclockMQTT", "PlayclockContract", "PlayclockCore"]
+            dependencies: [
+                "PlayclockMQTT", "PlayclockContract", "PlayclockCore", "PlayclockAgent", "PlayclockAgentX11",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

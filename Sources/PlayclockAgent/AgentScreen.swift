@@ -105,6 +105,10 @@ public struct Overlay: Sendable, Equatable {
 public protocol AgentDisplay: AnyObject, Sendable {
     /// Replaces what is shown. Cheap; may be called every tick with the same value.
     func show(_ screen: AgentScreen)
+    /// False once the connection to the display is gone (the X server died, or someone killed
+    /// the agent's connection with XKillClient): nothing is locked any more, so the agent exits
+    /// and its session starts it again, locked.
+    var isConnected: Bool { get }
     /// Stops drawing and releases the display (the lock screen goes away: call only on exit).
     func close()
 }

@@ -79,6 +79,8 @@ enum OverlayLayout {
         var face: Face
         var size: Double
         var rgb: UInt32
+        /// Space above the line: more before a new item than between the lines of one.
+        var gapBefore: Int32 = 0
     }
 
     /// The window's size for `overlay` on a monitor of `monitorHeight`, and how to paint it.
@@ -98,18 +100,18 @@ enum OverlayLayout {
         canvas.fill(Rect(x: 0, y: 0, width: max(3, px(5)), height: height), tone)
 
         let left = pad + px(6)
-        if let font = ink.font(.bold, px(46)) {
-            canvas.text(Overlay.clock(overlay.remainingSeconds), x: left, y: px(64), font, tone)
-        }
+        // The station above the time left, so a long name never runs into `1:02:03`.
         if let font = ink.font(.regular, px(14)) {
-            let name = overlay.stationName
-            canvas.text(name, x: width - pad - ink.width(name, font), y: px(30), font, Palette.muted)
+            canvas.text(overlay.stationName, x: left, y: px(28), font, Palette.muted)
+        }
+        if let font = ink.font(.bold, px(44)) {
+            canvas.text(Overlay.clock(overlay.remainingSeconds), x: left - px(2), y: px(74), font, tone)
         }
         var y = px(90)
         for (line, font) in extra {
-            y += Int32(font.pointee.ascent)
+            y += line.gapBefore + Int32(font.pointee.ascent)
             canvas.text(line.text, x: left, y: y, font, line.rgb)
-            y += Int32(font.pointee.descent) + px(4)
+            y += Int32(font.pointee.descent)
         }
     }
 
@@ -135,14 +137,15 @@ enum OverlayLayout {
         var height = px(90)
         for item in wanted {
             guard let font = ink.font(item.face, px(item.size)) else { continue }
-            for text in ink.wrap(item.text, font, maxWidth: textWidth, maxLines: 3) {
+            for (index, text) in ink.wrap(item.text, font, maxWidth: textWidth, maxLines: 3).enumerated() {
                 var line = item
                 line.text = text
+                line.gapBefore = index == 0 ? px(8) : px(1)
                 lines.append((line, font))
-                height += Int32(font.pointee.ascent + font.pointee.descent) + px(4)
+                height += line.gapBefore + Int32(font.pointee.ascent + font.pointee.descent)
             }
         }
-        if !lines.isEmpty { height += px(12) }
+        if !lines.isEmpty { height += px(14) }
         return (width, height, lines)
     }
 }

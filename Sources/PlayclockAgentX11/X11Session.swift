@@ -54,8 +54,13 @@ final class X11Session {
     /// What the lock canvas / the overlay canvas hold now (nil: must be painted).
     private var paintedLock: (LockScreen, String, [Rect])?
     private var paintedOverlay: (Overlay, Rect)?
-    /// Serials of our own XUnmapWindow requests: their UnmapNotify is not tampering.
-    private var ownUnmaps: Set<UInt> = []
+    /// Our own XUnmapWindow requests (window and request serial): their UnmapNotify is not tampering.
+    private struct OwnUnmap: Hashable {
+        var window: Window
+        var serial: UInt
+    }
+    private var ownUnmaps: Set<OwnUnmap> = []
+    private var overlayGeometry: Rect?
 
     private var keyboardGrabbed = false
     private var pointerGrabbed = false
@@ -286,8 +291,10 @@ final class X11Session {
     }
 
     private func unmap(_ window: Window) {
-        ownUnmaps.insert(XNextRequest(dpy))
-        if ownUnmaps.count > 32 { ownUnmaps.remove(ownUnmaps.min()!) }
+        var attributes = XWindowAttributes()
+        guard XGetWindowAttributes(dpy, window, &attributes) != 0, attributes.map_state != IsUnmapped else { return }
+        if ownUnmaps.count > 32 { ownUnmaps.removeAll() }
+        ownUnmaps.insert(OwnUnmap(window: window, serial: XNextRequest(dpy)))
         XUnmapWindow(dpy, window)
     }
 
@@ -406,7 +413,7 @@ final class X11Session {
         case UnmapNotify:
             let e = event.xunmap
             guard e.event == e.window, e.window == lockWindow || e.window == overlayWindow else { return }
-            if ownUnmaps.remove(e.serial) != nil { return }
+            if ownUnmaps.remove(OwnUnmap(window: e.window, serial: e.serial)) != nil { return }
             if event.xany.send_event != 0 { return }
             if e.window == wantedWindow { remap(e.window) }
         case VisibilityNotify:
@@ -425,8 +432,7 @@ final class X11Session {
                     XMoveResizeWindow(dpy, lockWindow, 0, 0, UInt32(rootSize.width), UInt32(rootSize.height))
                 }
                 readMonitors()
-            } else if e.event == root, e.window != lockWindow, e.window != overlayWindow,
-                      let window = wantedWindow, e.above != 0 || e.override_redirect != 0 {
+            } else if e.event == root, e.window != lockWindow, e.window != overlayWindow, let window = wantedWindow {
                 // Something was restacked or configured: make sure it did not go over us.
                 if !isTopmost(window) { raise(window) }
             }
@@ -484,9 +490,14 @@ final class X11Session {
             if let painted = paintedOverlay, painted.0 == overlay, painted.1 == primary { return }
             let size = OverlayLayout.size(overlay, monitorHeight: primary.height, ink: ink)
             let margin = Int32((Double(primary.height) / 1080 * 20).rounded())
-            XMoveResizeWindow(
-                dpy, overlayWindow, primary.x + primary.width - size.width - margin, primary.y + margin,
-                UInt32(size.width), UInt32(size.height))
+            let geometry = Rect(
+                x: primary.x + primary.width - size.width - margin, y: primary.y + margin,
+                width: size.width, height: size.height)
+            if geometry != overlayGeometry {
+                overlayGeometry = geometry
+                XMoveResizeWindow(
+                    dpy, overlayWindow, geometry.x, geometry.y, UInt32(geometry.width), UInt32(geometry.height))
+            }
             overlayCanvas.resize(width: size.width, height: size.height)
             OverlayLayout.paint(overlay, monitorHeight: primary.height, canvas: overlayCanvas, ink: ink)
             paintedOverlay = (overlay, primary)
@@ -517,6 +528,7 @@ final class X11Session {
         XDestroyWindow(dpy, overlayWindow)
         XFreeCursor(dpy, blankCursor)
         XCloseDisplay(dpy)
+        connectionBroken.deallocate()
         logger.info("x11 display closed")
     }
 }

@@ -6,6 +6,7 @@ import PlayclockAgent
 import PlayclockAgentX11
 import PlayclockContract
 import PlayclockMQTT
+import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -114,10 +115,11 @@ struct PlayclockAgentCommand: AsyncParsableCommand {
         box.runtime = runtime
 
         let signals = Signals { runtime.stop() }
-        await runtime.run(version: AgentVersion.current)
+        let clean = await runtime.run(version: AgentVersion.current)
         signals.cancel()
         display.close()
         logger.info("agent stopped", metadata: ["station.id": "\(configuration.station)"])
+        if !clean { throw ExitCode(1) }
     }
 
     private func loadConfiguration() throws(AgentConfigurationError) -> AgentConfiguration {
@@ -153,9 +155,12 @@ struct PlayclockAgentCommand: AsyncParsableCommand {
             venueName: "Playclock", stationName: station ?? "", reason: .configurationError,
             headline: texts.headlines[.configurationError] ?? "Out of order", detail: String(message.prefix(300)),
             staffMessage: nil, hubReachable: false)))
-        let stopped = AsyncStream<Void>.makeStream()
-        let signals = Signals { stopped.continuation.finish() }
-        for await _ in stopped.stream {}
+        // Until SIGTERM, or until the display is gone (then the session starts us again).
+        let stopped = Mutex(false)
+        let signals = Signals { stopped.withLock { $0 = true } }
+        while !stopped.withLock({ $0 }), display.isConnected {
+            try? await Task.sleep(for: .milliseconds(250))
+        }
         signals.cancel()
         display.close()
         throw ExitCode(2)

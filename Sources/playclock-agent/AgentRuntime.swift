@@ -40,8 +40,10 @@ final class AgentRuntime: Sendable {
 
     func stop() { feed.yield(.stop) }
 
-    /// Runs until `stop()`: the broker's events, the ticker and the customer's desktop are child tasks.
-    func run(version: String) async {
+    /// Runs until `stop()`, or until the display is gone (then false: the agent must exit with
+    /// an error so that its session restarts it locked). The broker's events, the ticker and the
+    /// customer's desktop are child tasks.
+    func run(version: String) async -> Bool {
         let restored = leaseFile.read()
         if case .rejected(let why) = restored {
             logger.warning("lease file not trusted; starting locked", metadata: ["agent.lease_file": "\(leaseFile.path)", "agent.reason": "\(why)"])
@@ -56,7 +58,7 @@ final class AgentRuntime: Sendable {
         }
         client.start()
 
-        await withTaskGroup(of: Void.self) { group in
+        return await withTaskGroup(of: Void.self) { group in
             group.addTask { [client, feed] in
                 for await event in client.events {
                     switch event {
@@ -82,8 +84,15 @@ final class AgentRuntime: Sendable {
 
             var ignoredLogged = 0
             var lastIgnoredLog = start.monoNanos
+            var displayLost = false
             loop: for await input in inputs {
                 guard case .event(let event) = input else { break loop }
+                guard display.isConnected else {
+                    logger.critical("display connection lost; exiting so the session restarts locked",
+                                    metadata: ["station.id": "\(configuration.station)"])
+                    displayLost = true
+                    break loop
+                }
                 let now = SystemClocks.now()
                 let wasLocked = core.isLocked
                 let actions = core.handle(event, now: now)
@@ -108,6 +117,7 @@ final class AgentRuntime: Sendable {
             group.cancelAll()
             desktop?.stop()
             client.stop()
+            return !displayLost
         }
     }
 

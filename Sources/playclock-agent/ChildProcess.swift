@@ -1,3 +1,4 @@
+import CAgentSpawn
 import Foundation
 
 #if canImport(Glibc)
@@ -7,7 +8,8 @@ import Glibc
 /// A program the agent starts: orders (`systemctl poweroff`) and the customer's desktop
 /// (`session_command`). Each runs in a process group of its own, with the signal mask and
 /// dispositions reset (the agent may have inherited blocked signals), so that ending it ends
-/// everything it started.
+/// everything it started, and with only stdin, stdout and stderr open: the customer's desktop
+/// must not hold the agent's broker socket, its X connection or anything the agent inherited.
 final class ChildProcess: Sendable {
     let pid: pid_t
 
@@ -29,10 +31,14 @@ final class ChildProcess: Sendable {
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setpgroup(&attributes, 0)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        playclock_spawn_file_actions_addclosefrom(&actions, 3)
         var cArgs: [UnsafeMutablePointer<CChar>?] = argv.map { strdup($0) } + [nil]
         defer { for p in cArgs { free(p) } }
         var pid: pid_t = 0
-        let rc = posix_spawnp(&pid, argv[0], nil, &attributes, &cArgs, environ)
+        let rc = posix_spawnp(&pid, argv[0], &actions, &attributes, &cArgs, environ)
         guard rc == 0 else { throw SpawnError(description: "cannot start \(argv[0]): \(String(cString: strerror(rc)))") }
         self.pid = pid
     }

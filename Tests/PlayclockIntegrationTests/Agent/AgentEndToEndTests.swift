@@ -32,7 +32,7 @@ final class AgentProcess {
     }
 
     deinit {
-        process?.kill()
+        kill()
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -43,8 +43,12 @@ final class AgentProcess {
             environment: x.environment, directory: directory)
     }
 
-    /// SIGKILL: no clean shutdown, no chance to unlock anything.
+    /// SIGKILL: no clean shutdown, no chance to unlock anything. The desktop the agent started
+    /// (`session_command`, a process group of its own) is SIGKILLed too: the kiosk's logind would.
     func kill() {
+        if let pid = process?.pid {
+            for child in AgentOrderTests.children(of: pid) { Foundation.kill(-child, SIGKILL) }
+        }
         process?.kill()
         process = nil
     }
@@ -79,11 +83,8 @@ func startSession(_ hub: HubHarness, _ station: String, seconds: Int) throws -> 
 
 @Suite("Agent end to end (Xvfb, mosquitto, playclockd, playclock-agent)", .serialized, .enabled(if: XServer.isInstalled))
 struct AgentEndToEndTests {
-    /// Where to copy screenshots (the docs' images are refreshed with PLAYCLOCK_SCREENSHOT_DIR=docs).
-    static let screenshotDir = ProcessInfo.processInfo.environment["PLAYCLOCK_SCREENSHOT_DIR"]
-
     @Test func startsLockedUnlocksWithinASecondWarnsAndLocksAtEndsAt() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("the agent starts locked, covering the screen")
@@ -93,9 +94,8 @@ struct AgentEndToEndTests {
         // The hub has sent its `lock idle` (the station is idle): the screen says what to do.
         try await Task.sleep(for: .milliseconds(500))
         let locked = agent.directory.appendingPathComponent("locked.png")
-        try x.screenshot(to: locked)
-        #expect(try x.colourCount(locked) > 16, "the lock screen is drawn, not a blank window")
-        if let dir = Self.screenshotDir { try? FileManager.default.removeItem(atPath: dir + "/agent-locked.png"); try FileManager.default.copyItem(atPath: locked.path, toPath: dir + "/agent-locked.png") }
+        try x.screenshot(locked)
+        #expect(try x.colours(locked) > 16, "the lock screen is drawn, not a blank window")
 
         let mark = hub.recorder.count
         try startSession(hub, "PC-01", seconds: 8)
@@ -119,8 +119,7 @@ struct AgentEndToEndTests {
         }
         #expect(warned != nil)
         let shot = agent.directory.appendingPathComponent("overlay.png")
-        try x.screenshot(to: shot)
-        if let dir = Self.screenshotDir { try? FileManager.default.removeItem(atPath: dir + "/agent-overlay.png"); try FileManager.default.copyItem(atPath: shot.path, toPath: dir + "/agent-overlay.png") }
+        try x.screenshot(shot)
 
         try await agent.waitLocked(timeout: .seconds(15), "locked at the end")
         let lockedAt = Date().timeIntervalSince1970
@@ -134,7 +133,7 @@ struct AgentEndToEndTests {
     }
 
     @Test func keystrokesDoNotReachAWindowUnderTheLock() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let hub = try await HubHarness()
         let typed = try makeTemporaryDirectory(prefix: "xterm").appendingPathComponent("typed.txt")
         let xterm = try ChildProcess("/usr/bin/xterm", arguments: ["-geometry", "80x10+100+100", "-e", "sh", "-c", "cat > \(typed.path)"],
@@ -178,7 +177,7 @@ struct AgentEndToEndTests {
     }
 
     @Test func locksOnTimeWhenTheHubIsKilledMidSession() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("locked")
@@ -198,7 +197,7 @@ struct AgentEndToEndTests {
     }
 
     @Test func locksOnTimeWhenTheBrokerIsKilledMidSession() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("locked")
@@ -216,8 +215,21 @@ struct AgentEndToEndTests {
         #expect(lateness < 2.0 && lateness > -0.2, "within a second of ends_at (2 s: loosely): \(lateness)")
     }
 
+    @Test func killingTheAgentsXConnectionEndsTheAgentInsteadOfLeavingAnOpenScreen() async throws {
+        let x = try XServer()
+        let hub = try await HubHarness()
+        let agent = try AgentProcess(x: x, hub: hub)
+        try await agent.waitLocked("locked")
+        let lock = try #require(try x.window(named: AgentProcess.lockName))
+        // XKillClient on the lock window (what xkill does): the agent's connection to X is cut.
+        try x.run("xdotool", ["windowkill", lock.id])
+        let status = await agent.process?.waitForExit(timeout: .seconds(10))
+        #expect(status == 1, "the agent exits with an error (the kiosk session then restarts it locked): \(agent.log)")
+        #expect(agent.log.contains("display connection lost"))
+    }
+
     @Test func aKilledAgentComesBackInTheRightStateHubOrNoHub() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("locked")
@@ -284,7 +296,7 @@ struct AgentOrderTests {
     }
 
     @Test func messageShutdownRestartAndLogoutAreCarriedOutAndConfirmed() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let hub = try await HubHarness()
         let marker = try makeTemporaryDirectory(prefix: "orders")
         let shutdownFile = marker.appendingPathComponent("shutdown-ran")
@@ -304,11 +316,13 @@ struct AgentOrderTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         #expect(desktop.count == 1, "the session command runs as the agent's child")
+        let inherited = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(desktop.first ?? 0)/fd")) ?? []
+        #expect(inherited.sorted() == ["0", "1", "2"], "the desktop holds none of the agent's descriptors: \(inherited)")
 
         // A staff message: shown on the screen, confirmed, stored as agent.order_done.
         var mark = hub.recorder.count
         let before = agent.directory.appendingPathComponent("before.png")
-        try x.screenshot(to: before)
+        try x.screenshot(before)
         let sent = try cli(hub, ["station", "message", "PC-01", "Closing in 10 minutes"])
         #expect(sent.status == 0, "\(sent.output)")
         try await hub.recorder.waitFor(since: mark, "agent.order_done for the message") {
@@ -316,7 +330,7 @@ struct AgentOrderTests {
         }
         try await Task.sleep(for: .milliseconds(500))
         let after = agent.directory.appendingPathComponent("after.png")
-        try x.screenshot(to: after)
+        try x.screenshot(after)
         let (diff, _) = try runTool("/usr/bin/compare", ["-metric", "AE", before.path, after.path, "null:"])
         #expect((Int(diff.trimmingCharacters(in: .whitespacesAndNewlines)) ?? 0) > 1000, "the message is drawn on the lock screen: \(diff)")
 
@@ -355,7 +369,7 @@ struct AgentOrderTests {
 @Suite("Agent configuration errors (Xvfb, playclock-agent)", .serialized, .enabled(if: XServer.isInstalled))
 struct AgentConfigurationErrorTests {
     @Test func aBrokenConfigIsRefusedWithAClearMessage() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let dir = try makeTemporaryDirectory(prefix: "agent-config")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("agent.json")
@@ -367,7 +381,7 @@ struct AgentConfigurationErrorTests {
     }
 
     @Test func inTheKioskSessionABrokenConfigShowsTheErrorOnTheLockScreen() async throws {
-        let x = try await XServer()
+        let x = try XServer()
         let dir = try makeTemporaryDirectory(prefix: "agent-kiosk")
         defer { try? FileManager.default.removeItem(at: dir) }
         let config = dir.appendingPathComponent("agent.json")
@@ -379,8 +393,8 @@ struct AgentConfigurationErrorTests {
             w?.viewable == true && w?.width == x.width && w?.height == x.height
         }
         let shot = dir.appendingPathComponent("error.png")
-        try x.screenshot(to: shot)
-        #expect(try x.colourCount(shot) > 16)
+        try x.screenshot(shot)
+        #expect(try x.colours(shot) > 16)
         try await Task.sleep(for: .seconds(1))
         #expect(agent.isRunning, "it stays up, locked, instead of exiting to an open desktop")
         #expect(agent.output.contains("not a valid station id"), "\(agent.output)")

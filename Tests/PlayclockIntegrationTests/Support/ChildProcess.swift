@@ -50,6 +50,7 @@ final class ChildProcess {
     }
 
     var isRunning: Bool { process.isRunning }
+    var pid: Int32 { process.processIdentifier }
     /// Everything the process wrote to stdout and stderr so far.
     var output: String { (try? String(contentsOf: logFile, encoding: .utf8)) ?? "" }
 
