@@ -21,13 +21,8 @@ public struct AgentConfiguration: Sendable, Equatable {
     public var tlsCAFile: String?
     /// Default (chosen by the runtime): `$XDG_STATE_HOME/playclock/lease-<station>.json`.
     public var leaseFile: String?
-    public var heartbeatIntervalSeconds: Int64 = 5
-    public var warnThresholdsSeconds: [Int64] = [300, 60]
-    public var orangeBelowSeconds: Int64 = 600
-    public var redBelowSeconds: Int64 = 300
-    public var noticeSeconds: Int64 = 20
-    public var messageSeconds: Int64 = 30
-    public var logoutOnLock: Bool = false
+    /// Cadence, thresholds, colours, texts (the keys of the same names).
+    public var policy = AgentPolicy()
     /// The customer's desktop (a window manager, a launcher), run as the agent's child.
     public var sessionCommand: [String]?
     /// What `logout`, `shutdown` and `restart` run (argument arrays, no shell). No `logout` ends
@@ -37,7 +32,6 @@ public struct AgentConfiguration: Sendable, Equatable {
     public static let defaultCommands: [OrderAction: [String]] = [
         .shutdown: ["systemctl", "poweroff"], .restart: ["systemctl", "reboot"],
     ]
-    public var texts = AgentTexts()
 
     /// The flags, each nil when not given.
     public struct Overrides: Sendable, Equatable {
@@ -107,28 +101,28 @@ public struct AgentConfiguration: Sendable, Equatable {
         c.passwordFile = try r.string("password_file", flag: overrides.passwordFile)
         c.tlsCAFile = try r.string("tls_ca_file", flag: overrides.tlsCAFile)
         c.leaseFile = try r.string("lease_file", flag: overrides.leaseFile)
-        if let v = try r.seconds("heartbeat_interval_s", 1...60) { c.heartbeatIntervalSeconds = v }
+        if let v = try r.seconds("heartbeat_interval_s", 1...60) { c.policy.heartbeatIntervalSeconds = v }
         if let list = o["warn_thresholds_s"] {
             guard let items = list.arrayValue, items.count <= 8 else {
                 throw AgentConfigurationError("\"warn_thresholds_s\" must be a list of at most 8 whole numbers of seconds")
             }
-            c.warnThresholdsSeconds = try items.map { (item: JSONValue) throws(AgentConfigurationError) -> Int64 in
+            c.policy.warnThresholdsSeconds = try items.map { (item: JSONValue) throws(AgentConfigurationError) -> Int64 in
                 guard let n = item.intValue, (1...86_400).contains(n) else {
                     throw AgentConfigurationError("\"warn_thresholds_s\" entries must be whole numbers from 1 to 86400")
                 }
                 return n
             }
         }
-        if let v = try r.seconds("orange_below_s", 0...86_400) { c.orangeBelowSeconds = v }
-        if let v = try r.seconds("red_below_s", 0...86_400) { c.redBelowSeconds = v }
-        guard c.redBelowSeconds <= c.orangeBelowSeconds else {
+        if let v = try r.seconds("orange_below_s", 0...86_400) { c.policy.orangeBelowSeconds = v }
+        if let v = try r.seconds("red_below_s", 0...86_400) { c.policy.redBelowSeconds = v }
+        guard c.policy.redBelowSeconds <= c.policy.orangeBelowSeconds else {
             throw AgentConfigurationError("\"red_below_s\" must not be above \"orange_below_s\"")
         }
-        if let v = try r.seconds("notice_s", 1...600) { c.noticeSeconds = v }
-        if let v = try r.seconds("message_s", 1...3600) { c.messageSeconds = v }
+        if let v = try r.seconds("notice_s", 1...600) { c.policy.noticeSeconds = v }
+        if let v = try r.seconds("message_s", 1...3600) { c.policy.messageSeconds = v }
         if let v = o["logout_on_lock"] {
             guard let b = v.boolValue else { throw AgentConfigurationError("\"logout_on_lock\" must be true or false") }
-            c.logoutOnLock = b
+            c.policy.logoutOnLock = b
         }
         c.sessionCommand = try r.argv("session_command")
         if let commands = o["commands"] {
@@ -147,7 +141,7 @@ public struct AgentConfiguration: Sendable, Equatable {
             guard let object = texts.objectValue else { throw AgentConfigurationError("\"texts\" must be an object") }
             for key in object.keys.sorted() {
                 guard let text = try Reader(object: object).text(key, max: 200, label: "texts.\(key)") else { continue }
-                guard c.texts.set(key, text) else {
+                guard c.policy.texts.set(key, text) else {
                     throw AgentConfigurationError("unknown text \"\(key)\" under \"texts\" (known: \(AgentTexts.keys.joined(separator: ", ")))")
                 }
             }
@@ -160,14 +154,7 @@ public struct AgentConfiguration: Sendable, Equatable {
         var s = AgentSettings(station: station, stationName: stationName, venueName: venueName,
                               topics: TopicScheme(root: topicRoot)!, version: version)
         s.user = user
-        s.heartbeatIntervalSeconds = heartbeatIntervalSeconds
-        s.warnThresholdsSeconds = warnThresholdsSeconds
-        s.orangeBelowSeconds = orangeBelowSeconds
-        s.redBelowSeconds = redBelowSeconds
-        s.noticeSeconds = noticeSeconds
-        s.messageSeconds = messageSeconds
-        s.logoutOnLock = logoutOnLock
-        s.texts = texts
+        s.policy = policy
         return s
     }
 
@@ -190,11 +177,10 @@ public struct AgentConfiguration: Sendable, Equatable {
             switch object[key] {
             case nil, .null?: return nil
             case .string(let s)?:
-                let trimmed = s.trimmingSpaces
-                guard (1...max).contains(trimmed.count), !trimmed.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) else {
+                guard let text = DisplayText.normalized(s, maxLength: max) else {
                     throw AgentConfigurationError("\"\(name)\" must be 1 to \(max) characters without control characters")
                 }
-                return trimmed
+                return text
             default: throw AgentConfigurationError("\"\(name)\" must be a string")
             }
         }
@@ -220,14 +206,5 @@ public struct AgentConfiguration: Sendable, Equatable {
             default: throw AgentConfigurationError("\"\(name)\" must be a command: a list of strings, program first (or null)")
             }
         }
-    }
-}
-
-extension String {
-    var trimmingSpaces: String {
-        var s = Substring(self)
-        while let f = s.first, f == " " || f == "\t" { s = s.dropFirst() }
-        while let l = s.last, l == " " || l == "\t" { s = s.dropLast() }
-        return String(s)
     }
 }

@@ -121,7 +121,7 @@ public struct AgentCore: Sendable {
             {
                 let left = (deadline - now.monoNanos) / 1_000_000
                 mode = .unlocked(Lease(session: session, deadlineMonoNanos: deadline,
-                                       warned: Set(settings.warnThresholdsSeconds.filter { $0 * 1000 >= left })))
+                                       warned: Set(settings.policy.warnThresholdsSeconds.filter { $0 * 1000 >= left })))
                 savedLease = record
             }
         }
@@ -170,11 +170,11 @@ public struct AgentCore: Sendable {
         switch mode {
         case .unlocked(let lease):
             let left = Self.secondsRoundedUp(lease.deadlineMonoNanos - now.monoNanos)
-            let tone: Overlay.Tone = left > settings.orangeBelowSeconds ? .green : left >= settings.redBelowSeconds ? .orange : .red
+            let tone: Overlay.Tone = left > settings.policy.orangeBelowSeconds ? .green : left >= settings.policy.redBelowSeconds ? .orange : .red
             return .unlocked(Overlay(
                 stationName: settings.stationName, remainingSeconds: left, tone: tone,
                 notice: notice.flatMap { $0.untilMonoNanos > now.monoNanos ? $0.text : nil }, staffMessage: message,
-                hubReachable: hubReachable, offlineText: settings.texts.overlayOffline))
+                hubReachable: hubReachable, offlineText: settings.policy.texts.overlayOffline))
         case .locked(let reason, _):
             var shown = reason
             let settled = heardHub || now.monoNanos - startedAtMono >= settings.startupGraceSeconds * 1_000_000_000
@@ -182,7 +182,7 @@ public struct AgentCore: Sendable {
             if reason == .idle, !hubReachable { shown = .hubOffline }
             return .locked(LockScreen(
                 venueName: settings.venueName, stationName: settings.stationName, reason: shown,
-                headline: settings.texts.headlines[shown] ?? shown.rawValue, detail: settings.texts.details[shown],
+                headline: settings.policy.texts.headlines[shown] ?? shown.rawValue, detail: settings.policy.texts.details[shown],
                 staffMessage: message, hubReachable: hubReachable))
         }
     }
@@ -275,8 +275,8 @@ public struct AgentCore: Sendable {
             take(grant, extended: false, now: now, into: &actions)
             if case .unlocked(var lease) = mode, lease.session == grant.session {
                 if lease.warned.insert(threshold).inserted || notice == nil {
-                    notice = Timed(text: settings.texts.notice(forThreshold: threshold),
-                                   untilMonoNanos: now.monoNanos + settings.noticeSeconds * 1_000_000_000)
+                    notice = Timed(text: settings.policy.texts.notice(forThreshold: threshold),
+                                   untilMonoNanos: now.monoNanos + settings.policy.noticeSeconds * 1_000_000_000)
                 }
                 mode = .unlocked(lease)
             }
@@ -285,7 +285,7 @@ public struct AgentCore: Sendable {
             takenOrders.append(order.command)
             if takenOrders.count > Self.maxTakenOrders { takenOrders.removeFirst(takenOrders.count - Self.maxTakenOrders) }
             if order.action == .message, let text = order.text {
-                staffMessage = Timed(text: text, untilMonoNanos: now.monoNanos + settings.messageSeconds * 1_000_000_000)
+                staffMessage = Timed(text: text, untilMonoNanos: now.monoNanos + settings.policy.messageSeconds * 1_000_000_000)
                 send(.orderDone(command: order.command, action: order.action), now: now, into: &actions)
             } else {
                 actions.append(.runOrder(order))
@@ -304,7 +304,7 @@ public struct AgentCore: Sendable {
         if case .unlocked(let lease) = mode, lease.session == grant.session, !extended { warned = lease.warned }
         // Thresholds at or above the time left are not warned about (the hub skips them too);
         // extending re-arms those the new time is above.
-        warned = warned.filter { $0 * 1000 >= leftMillis }.union(settings.warnThresholdsSeconds.filter { $0 * 1000 >= leftMillis })
+        warned = warned.filter { $0 * 1000 >= leftMillis }.union(settings.policy.warnThresholdsSeconds.filter { $0 * 1000 >= leftMillis })
         if extended { notice = nil }
         mode = .unlocked(Lease(session: grant.session, deadlineMonoNanos: now.monoNanos + leftMillis * 1_000_000, warned: warned))
     }
@@ -328,7 +328,7 @@ public struct AgentCore: Sendable {
         notice = nil
         if wasUnlocked {
             nextHeartbeatMono = link == .down ? nil : now.monoNanos  // tell the hub at once
-            if settings.logoutOnLock, [.expired, .stopped, .transferred].contains(reason) {
+            if settings.policy.logoutOnLock, [.expired, .stopped, .transferred].contains(reason) {
                 actions.append(.endDesktopSession)
             }
         }
@@ -343,11 +343,11 @@ public struct AgentCore: Sendable {
                 lockScreen(.expired, session: lease.session, now: now, into: &actions)
             } else {
                 // Warn by itself when the hub's `warn` did not come (hub or broker away).
-                for threshold in settings.warnThresholdsSeconds.sorted(by: >) where !lease.warned.contains(threshold) {
+                for threshold in settings.policy.warnThresholdsSeconds.sorted(by: >) where !lease.warned.contains(threshold) {
                     if leftNanos <= threshold * 1_000_000_000 {
                         lease.warned.insert(threshold)
-                        notice = Timed(text: settings.texts.notice(forThreshold: threshold),
-                                       untilMonoNanos: now.monoNanos + settings.noticeSeconds * 1_000_000_000)
+                        notice = Timed(text: settings.policy.texts.notice(forThreshold: threshold),
+                                       untilMonoNanos: now.monoNanos + settings.policy.noticeSeconds * 1_000_000_000)
                     }
                 }
                 mode = .unlocked(lease)
@@ -357,7 +357,7 @@ public struct AgentCore: Sendable {
             seq += 1
             actions.append(.publish(AgentPublication(topic: settings.topics.heartbeat(settings.station),
                                                      payload: heartbeat(now: now).payload, qos: 0)))
-            nextHeartbeatMono = now.monoNanos + settings.heartbeatIntervalSeconds * 1_000_000_000
+            nextHeartbeatMono = now.monoNanos + settings.policy.heartbeatIntervalSeconds * 1_000_000_000
         }
         saveLeaseIfChanged(now: now, into: &actions)
     }

@@ -11,6 +11,22 @@ public struct AgentSettings: Sendable, Equatable {
     public var version: String
     /// The desktop user, sent in the heartbeat as `user` (nil: not sent).
     public var user: String?
+    /// What the venue tunes (config file): cadence, thresholds, colours, texts.
+    public var policy = AgentPolicy()
+    /// After this long with no word from the hub, the lock screen stops saying "starting".
+    public var startupGraceSeconds: Int64 = 5
+
+    public init(station: StationID, stationName: String? = nil, venueName: String, topics: TopicScheme, version: String) {
+        self.station = station
+        self.stationName = stationName ?? station.value
+        self.venueName = venueName
+        self.topics = topics
+        self.version = version
+    }
+}
+
+/// The agent's tunable behaviour and its defaults: read from the config file, used by the core.
+public struct AgentPolicy: Sendable, Equatable {
     public var heartbeatIntervalSeconds: Int64 = 5
     /// When the overlay warns by itself if the hub's `warn` did not come (the hub's defaults).
     public var warnThresholdsSeconds: [Int64] = [300, 60]
@@ -23,17 +39,9 @@ public struct AgentSettings: Sendable, Equatable {
     public var messageSeconds: Int64 = 30
     /// End the desktop session whenever a session ends (expired, stopped, moved).
     public var logoutOnLock: Bool = false
-    /// After this long with no word from the hub, the lock screen stops saying "starting".
-    public var startupGraceSeconds: Int64 = 5
-    public var texts: AgentTexts = AgentTexts()
+    public var texts = AgentTexts()
 
-    public init(station: StationID, stationName: String? = nil, venueName: String, topics: TopicScheme, version: String) {
-        self.station = station
-        self.stationName = stationName ?? station.value
-        self.venueName = venueName
-        self.topics = topics
-        self.version = version
-    }
+    public init() {}
 }
 
 /// Every text the customer sees. Venues override any of them in the config file (`texts`).

@@ -22,22 +22,22 @@ struct AgentConfigurationTests {
         #expect(c.broker == "mqtt://127.0.0.1:18830")
         #expect(c.station == StationID("PC-02"))
         #expect(c.topicRoot == "venue1")
-        #expect(c.warnThresholdsSeconds == [600, 300, 60])
+        #expect(c.policy.warnThresholdsSeconds == [600, 300, 60])
         #expect(c.commands[.shutdown] == ["systemctl", "poweroff"])
         #expect(c.commands[.logout] == nil)
         #expect(c.sessionCommand == ["openbox-session"])
         let s = c.settings(version: "1.0", user: "kiosk")
-        #expect(s.texts.headlines[.expired] == "Game over - see the desk")
-        #expect(s.texts.details[.maintenance] == "Back soon")
-        #expect(s.texts.overlayOffline == "Offline")
+        #expect(s.policy.texts.headlines[.expired] == "Game over - see the desk")
+        #expect(s.policy.texts.details[.maintenance] == "Back soon")
+        #expect(s.policy.texts.overlayOffline == "Offline")
         #expect(s.topics.control(s.station) == "venue1/stations/PC-02/control")
-        #expect(s.logoutOnLock)
+        #expect(s.policy.logoutOnLock)
     }
 
     @Test func flagsAloneAreEnough() throws {
         let c = try load(nil, .init(station: "PC-07"))
         #expect(c.broker == "mqtt://127.0.0.1:1883")
-        #expect(c.heartbeatIntervalSeconds == 5)
+        #expect(c.policy.heartbeatIntervalSeconds == 5)
         #expect(c.commands == [.shutdown: ["systemctl", "poweroff"], .restart: ["systemctl", "reboot"]])
     }
 

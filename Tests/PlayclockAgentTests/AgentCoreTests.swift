@@ -501,7 +501,7 @@ struct AgentPresenceTests {
     }
 
     @Test func logoutOnLockEndsTheDesktopSessionWhenASessionEnds() {
-        var h = Harness { $0.logoutOnLock = true }
+        var h = Harness { $0.policy.logoutOnLock = true }
         h.send(.connected)
         h.unlock(seconds: 60)
         h.advance(seconds: 60)

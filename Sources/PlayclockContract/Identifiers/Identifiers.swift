@@ -62,13 +62,25 @@ public enum StationZone {
 
     /// The zone as stored and shown (trimmed), or nil when `text` is not a valid zone.
     public static func normalized(_ text: String) -> String? {
+        DisplayText.normalized(text, maxLength: maxLength)
+    }
+}
+
+/// Text people read on a screen (zones, staff messages, the agent's texts): trimmed of leading
+/// and trailing whitespace, then 1 to `maxLength` characters with no control characters (line
+/// breaks only where `lineBreaks` allows them).
+public enum DisplayText {
+    /// The text as stored and shown (trimmed), or nil when it is not acceptable.
+    public static func normalized(_ text: String, maxLength: Int, lineBreaks: Bool = false) -> String? {
         let characters = Array(text)
         guard let first = characters.firstIndex(where: { !$0.isWhitespace }),
             let last = characters.lastIndex(where: { !$0.isWhitespace })
         else { return nil }
         let trimmed = characters[first...last]
         guard trimmed.count <= maxLength,
-            !trimmed.contains(where: { $0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
+            trimmed.allSatisfy({
+                (lineBreaks && $0 == "\n") || !$0.unicodeScalars.contains { $0.properties.generalCategory == .control }
+            })
         else { return nil }
         return String(trimmed)
     }

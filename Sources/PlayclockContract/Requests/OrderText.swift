@@ -6,14 +6,6 @@ public enum OrderText {
 
     /// The text as sent to the agent (trimmed), or nil when `text` is not a valid message.
     public static func normalized(_ text: String) -> String? {
-        let characters = Array(text)
-        guard let first = characters.firstIndex(where: { !$0.isWhitespace }),
-            let last = characters.lastIndex(where: { !$0.isWhitespace })
-        else { return nil }
-        let trimmed = characters[first...last]
-        guard trimmed.count <= maxLength,
-            trimmed.allSatisfy({ $0 == "\n" || !$0.unicodeScalars.contains { $0.properties.generalCategory == .control } })
-        else { return nil }
-        return String(trimmed)
+        DisplayText.normalized(text, maxLength: maxLength, lineBreaks: true)
     }
 }

@@ -67,6 +67,18 @@ final class AgentProcess {
         return try #require(try await x.waitForWindow(Self.overlayName, timeout: timeout, "overlay shown") { $0?.viewable == true })
     }
 
+    /// Starts a session with the real CLI, waits for the hub's `unlock` on the wire and for the
+    /// agent to show its overlay; the unlock as recorded, its `ends_at` and the overlay.
+    func startSession(seconds: Int) async throws -> (unlock: WireRecord, endsAt: Double, overlay: XServer.WindowInfo) {
+        let mark = hub.recorder.count
+        try PlayclockIntegrationTests.startSession(hub, station, seconds: seconds)
+        let unlock = try await hub.recorder.waitFor(since: mark, "the hub's unlock") {
+            $0.topic == "playclock/stations/\(self.station)/control" && $0.json?["action"] == "unlock"
+        }
+        let overlay = try await waitUnlocked("unlocked")
+        return (unlock, try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue)), overlay)
+    }
+
     /// The last heartbeat the agent sent, as seen on the wire.
     func lastHeartbeat(since: Int = 0) -> JSONValue? {
         hub.recorder.records().dropFirst(since).last(where: { $0.topic == "playclock/stations/\(station)/heartbeat" })?.json
@@ -98,17 +110,12 @@ struct AgentEndToEndTests {
         #expect(try x.colours(locked) > 16, "the lock screen is drawn, not a blank window")
 
         let mark = hub.recorder.count
-        try startSession(hub, "PC-01", seconds: 8)
-        let unlock = try await hub.recorder.waitFor(since: mark, "the hub's unlock") {
-            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
-        }
-        let overlay = try await agent.waitUnlocked("unlocked")
+        let (unlock, endsAt, overlay) = try await agent.startSession(seconds: 8)
         let unlockedAt = Date().timeIntervalSince1970
         print("agent.e2e unlock latency: \(String(format: "%.3f", unlockedAt - unlock.time)) s (hub's unlock on the wire -> lock window unmapped, polled)")
         #expect(unlockedAt - unlock.time < 2.0, "unlocked within a second of the hub's unlock (2 s: loosely, for a busy machine)")
         #expect(overlay.x > x.width / 2 && overlay.y < x.height / 4, "the overlay sits at the top right")
         #expect(overlay.width < x.width / 3 && overlay.height < x.height / 4, "and is small")
-        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
 
         // The hub's 2-second warning: the overlay grows to show the notice.
         try await hub.recorder.waitFor(since: mark, timeout: .seconds(10), "the hub's warn") {
@@ -158,8 +165,7 @@ struct AgentEndToEndTests {
         #expect(!whileLocked.contains("secret"), "the lock's keyboard grab takes every key: \(whileLocked)")
 
         // The same keys reach the terminal once unlocked, so the check above means something.
-        try startSession(hub, "PC-01", seconds: 60)
-        _ = try await agent.waitUnlocked("unlocked")
+        _ = try await agent.startSession(seconds: 60)
         try x.run("xdotool", ["windowfocus", terminal])
         try x.run("xdotool", ["type", "--delay", "20", "typed-after-unlock"])
         try x.run("xdotool", ["key", "Return"])
@@ -181,19 +187,16 @@ struct AgentEndToEndTests {
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("locked")
-        let mark = hub.recorder.count
-        try startSession(hub, "PC-01", seconds: 6)
-        let unlock = try await hub.recorder.waitFor(since: mark, "unlock") {
-            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
-        }
-        _ = try await agent.waitUnlocked("unlocked")
+        let endsAt = try await agent.startSession(seconds: 6).endsAt
         hub.killHub()  // SIGKILL: no lock will ever come from the hub
-        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
+        let killedAt = Date().timeIntervalSince1970
         try await agent.waitLocked(timeout: .seconds(15), "locked by its own lease")
         let lateness = Date().timeIntervalSince1970 - endsAt
         print("agent.e2e lock lateness with the hub SIGKILLed: \(String(format: "%.3f", lateness)) s")
         #expect(lateness < 2.0 && lateness > -0.2, "within a second of ends_at (2 s: loosely): \(lateness)")
-        #expect(!hub.recorder.records().dropFirst(mark).contains { $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock" })
+        #expect(!hub.recorder.records().contains {
+            $0.time > killedAt && $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "lock"
+        }, "the lock came from the agent's own lease, not from the dead hub")
     }
 
     @Test func locksOnTimeWhenTheBrokerIsKilledMidSession() async throws {
@@ -201,14 +204,8 @@ struct AgentEndToEndTests {
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("locked")
-        let mark = hub.recorder.count
-        try startSession(hub, "PC-01", seconds: 6)
-        let unlock = try await hub.recorder.waitFor(since: mark, "unlock") {
-            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
-        }
-        _ = try await agent.waitUnlocked("unlocked")
+        let endsAt = try await agent.startSession(seconds: 6).endsAt
         hub.broker.stop()  // SIGKILL
-        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
         try await agent.waitLocked(timeout: .seconds(15), "locked by its own lease")
         let lateness = Date().timeIntervalSince1970 - endsAt
         print("agent.e2e lock lateness with the broker SIGKILLed: \(String(format: "%.3f", lateness)) s")
@@ -233,13 +230,7 @@ struct AgentEndToEndTests {
         let hub = try await HubHarness()
         let agent = try AgentProcess(x: x, hub: hub)
         try await agent.waitLocked("locked")
-        let mark = hub.recorder.count
-        try startSession(hub, "PC-01", seconds: 25)
-        let unlock = try await hub.recorder.waitFor(since: mark, "unlock") {
-            $0.topic == "playclock/stations/PC-01/control" && $0.json?["action"] == "unlock"
-        }
-        let endsAt = try #require(unixSeconds(unlock.json?["ends_at"]?.stringValue))
-        _ = try await agent.waitUnlocked("unlocked")
+        let endsAt = try await agent.startSession(seconds: 25).endsAt
 
         // SIGKILL with the hub up: restarted, it is unlocked with the time that is really left.
         agent.kill()

@@ -34,15 +34,24 @@ func makeDisplay(_ server: XServer, tamper: TamperLog = TamperLog()) throws -> X
     return try X11Display(displayName: server.display, onTamper: { tamper.record($0) }, logger: logger)
 }
 
+/// A display on `server` showing `sampleLock`, once its window covers the whole root.
+func lockedDisplay(_ server: XServer, tamper: TamperLog = TamperLog()) async throws -> X11Display {
+    let display = try makeDisplay(server, tamper: tamper)
+    display.show(.locked(sampleLock))
+    guard try await eventually(.seconds(10), { try server.fullscreenWindow() != nil }) else {
+        display.close()
+        throw XTestError("the lock window never covered the screen")
+    }
+    return display
+}
+
 @Suite(.serialized, .enabled(if: xvfbInstalled, "Xvfb is not installed (apt-get install xvfb): X11 display tests skipped"))
 struct X11DisplayTests {
     @Test func lockScreenCoversTheRootAndIsDrawn() async throws {
         let server = try XServer()
         defer { server.kill() }
-        let display = try makeDisplay(server)
+        let display = try await lockedDisplay(server)
         defer { display.close() }
-        display.show(.locked(sampleLock))
-        #expect(try await eventually { try server.fullscreenWindow() != nil })
         let shot = server.directory.appendingPathComponent("locked.png")
         var colours = 0
         // Painting follows the map within the same loop turn; allow it a moment anyway.
@@ -75,10 +84,8 @@ struct X11DisplayTests {
         try server.run("xdotool", ["type", "--delay", "20", "before\n"])
         #expect(try await eventually { content().contains("before") }, "typing does not reach the xterm at all")
 
-        let display = try makeDisplay(server)
+        let display = try await lockedDisplay(server)
         defer { display.close() }
-        display.show(.locked(sampleLock))
-        #expect(try await eventually { try server.fullscreenWindow() != nil })
         try await Task.sleep(for: .milliseconds(500))
         // Even with the focus on the xterm, the grab sends the keys to the lock window.
         try server.run("xdotool", ["windowfocus", "\(xterm)"])
@@ -106,10 +113,8 @@ struct X11DisplayTests {
         try server.run("xdotool", ["type", "--delay", "5", "$ ./launch-game --fullscreen\n"])
         try server.run("xdotool", ["mousemove", "0", "1079"])
 
-        let display = try makeDisplay(server)
+        let display = try await lockedDisplay(server)
         defer { display.close() }
-        display.show(.locked(sampleLock))
-        #expect(try await eventually { try server.fullscreenWindow() != nil })
         let lockID = try #require(try server.fullscreenWindow()).id
         display.show(.unlocked(sampleOverlay))
         #expect(try await eventually { try !server.isViewable(lockID) }, "the lock window is still mapped")
@@ -172,10 +177,8 @@ struct X11DisplayTests {
         let server = try XServer()
         defer { server.kill() }
         let tamper = TamperLog()
-        let display = try makeDisplay(server, tamper: tamper)
+        let display = try await lockedDisplay(server, tamper: tamper)
         defer { display.close() }
-        display.show(.locked(sampleLock))
-        #expect(try await eventually { try server.fullscreenWindow() != nil })
         let lockID = try #require(try server.fullscreenWindow()).id
         #expect(tamper.all.isEmpty)
         try server.run("xdotool", ["windowunmap", "\(lockID)"])
@@ -187,10 +190,8 @@ struct X11DisplayTests {
     @Test func serverGoingAwayStopsTheThreadWithoutExiting() async throws {
         let server = try XServer()
         defer { server.kill() }
-        let display = try makeDisplay(server)
+        let display = try await lockedDisplay(server)
         defer { display.close() }
-        display.show(.locked(sampleLock))
-        #expect(try await eventually { try server.fullscreenWindow() != nil })
         #expect(display.isConnected)
         server.killServer()
         #expect(try await eventually { !display.isConnected }, "the lost connection was not noticed")
