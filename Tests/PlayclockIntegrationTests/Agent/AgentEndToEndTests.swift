@@ -391,3 +391,59 @@ struct AgentConfigurationErrorTests {
         #expect(agent.output.contains("not a valid station id"), "\(agent.output)")
     }
 }
+
+/// The agent as a venue installs it: the station's own account over TLS with the venue CA, on
+/// the shipped broker config with the ACL from `playclock broker acl`. Everything the agent
+/// needs must be allowed by that ACL: its presence and heartbeats, its control topic, the hub's
+/// status and its reports.
+@Suite("Agent on the secure broker (TLS, accounts, generated ACL)", .serialized, .enabled(if: XServer.isInstalled))
+struct AgentSecureBrokerTests {
+    @Test func theAgentWorksWithItsOwnAccountOverTLSWithinTheACL() async throws {
+        let v = try await SecureBrokerTests.Venue()
+        let recorder = try await v.recorder()
+        try v.startHub(tls: true)
+        try await recorder.waitFor(timeout: .seconds(10), "hub online") {
+            $0.topic == "playclock/hub/status" && $0.payload == "online"
+        }
+        let x = try XServer()
+        let password = v.directory.appendingPathComponent("PC-01.password")
+        try Data((v.broker.passwords["PC-01"] ?? "").utf8).write(to: password)
+        let config = v.directory.appendingPathComponent("agent.json")
+        try Data(JSONCoding.encode([
+            "station": "PC-01", "broker": .string("mqtts://localhost:\(v.broker.tlsPort)"), "tls_ca_file": .string(v.broker.caFile),
+            "password_file": .string(password.path), "lease_file": .string(v.directory.appendingPathComponent("lease.json").path),
+            "heartbeat_interval_s": 1,
+        ])).write(to: config)
+        let agent = try ChildProcess(binaryPath("playclock-agent"), arguments: ["--config", config.path, "--log-level", "debug"],
+                                     environment: x.environment, directory: v.directory, logName: "agent")
+        defer {
+            agent.kill()
+            x.kill()
+        }
+        // Presence and heartbeats (writes the ACL allows), and the hub's idle lock (a read).
+        try await recorder.waitFor(timeout: .seconds(10), "the agent online") {
+            $0.topic == "playclock/stations/PC-01/agent" && $0.payload == "online"
+        }
+        try await recorder.waitFor(timeout: .seconds(10), "a heartbeat saying locked") {
+            $0.topic == "playclock/stations/PC-01/heartbeat" && $0.json?["locked"] == true
+        }
+        try await x.waitForWindow(AgentProcess.lockName, "locked") { $0?.viewable == true }
+
+        // A cashier starts a session over the plain listener: the agent reads its control topic.
+        let cashier = ["--broker", "mqtt://127.0.0.1:\(v.broker.plainPort)", "--username", "ann", "--password", v.broker.passwords["ann"] ?? ""]
+        let started = try runTool(binaryPath("playclock"), ["session", "start", "PC-01", "--minutes", "30"] + cashier)
+        #expect(started.status == 0, "\(started.output)")
+        try await x.waitForWindow(AgentProcess.lockName, "unlocked") { $0?.viewable == false }
+        try await recorder.waitFor(timeout: .seconds(10), "a heartbeat saying unlocked, with its lease") {
+            $0.topic == "playclock/stations/PC-01/heartbeat" && $0.json?["locked"] == false && $0.json?["lease_s"] != nil
+        }
+
+        // Its reports (the third write): unmapping the overlay is reported and stored by the hub.
+        let overlay = try #require(try x.window(named: AgentProcess.overlayName))
+        try x.run("xdotool", ["windowunmap", overlay.id])
+        try await recorder.waitFor(timeout: .seconds(10), "agent.tamper on R/events") {
+            $0.topic == "playclock/events" && $0.json?["type"] == "agent.tamper" && $0.json?["data"]?["reason"] == "window_unmapped"
+        }
+        #expect(!v.broker.log.contains("Denied PUBLISH from PC-01"), "the ACL refused one of the agent's publishes")
+    }
+}
