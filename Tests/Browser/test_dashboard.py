@@ -119,6 +119,19 @@ def test_front_desk_starts_watches_and_stops_a_session(venue, browser):
     wait_until(lambda: alarm in browser.find_element(By.ID, "alarms").text, timeout=10, what="the offline alarm")
     wait_until(lambda: alarm not in browser.find_element(By.ID, "alarms").text, timeout=15, what="the alarm to clear")
 
+    # An agent that saw tampering says so in its heartbeats for a minute (playclock-agent's
+    # `tamper`): an alarm while it does. The simulated agent is dropped so only ours speaks.
+    venue.publish("playclock-sim/agents/PC-07/fault", "drop:6")
+    time.sleep(0.5)
+    for seq in range(1, 4):
+        venue.publish("playclock/stations/PC-07/heartbeat",
+                      json.dumps({"seq": 9000 + seq, "agent": "playclock-agent", "locked": True, "tamper": ["grab_lost"]}))
+        time.sleep(0.4)
+    tamper = "PC 07: agent reports tampering (grab_lost)"
+    wait_until(lambda: tamper in browser.find_element(By.ID, "alarms").text, timeout=10, what="the tamper alarm")
+    wait_until(lambda: tamper not in browser.find_element(By.ID, "alarms").text, timeout=20,
+               what="the alarm to clear when the agent's heartbeats no longer list it")
+
     # A manager powers an idle console's plug by hand (e.g. for an update), without a session.
     tile(browser, "PS5-02").click()
     action(browser, "plug-on")

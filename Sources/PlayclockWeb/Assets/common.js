@@ -127,6 +127,9 @@ export class LiveFloor {
     const activeWatts = this.policy.plug_active_watts ?? 15;
     for (const s of this.stations.values()) {
       if (s.session && s.online === false) out.push({ station: s.station, kind: "offline", text: `${s.name}: agent offline during a session` });
+      // playclock-agent lists in its heartbeat what it saw in the last minute (topics.md).
+      const tamper = s.online === true && Array.isArray(s.agent?.tamper) ? s.agent.tamper.filter((r) => typeof r === "string") : [];
+      if (tamper.length) out.push({ station: s.station, kind: "tamper", text: `${s.name}: agent reports tampering (${tamper.join(", ")})` });
       const plug = s.plug;
       if (!plug) continue;
       if (plug.alarm === "unconfirmed") out.push({ station: s.station, kind: "plug", text: `${s.name}: plug does not confirm the switch` });
