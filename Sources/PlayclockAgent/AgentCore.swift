@@ -112,16 +112,15 @@ public struct AgentCore: Sendable {
         case .none:
             break
         case .rejected:
-            tamperSeenMono[.leaseFileRejected] = now.monoNanos
-            queueReport(.tamper(.leaseFileRejected), now: now)
-            tamperReportedMono[.leaseFileRejected] = now.monoNanos
+            // Not connected yet: the report is queued and sent on connect.
+            var queued: [AgentAction] = []
+            tamper(.leaseFileRejected, now: now, into: &queued)
         case .record(let record):
             if record.station == settings.station, record.bootID == bootID, let session = record.session,
                 let deadline = record.deadlineMonoNanos, deadline > now.monoNanos
             {
-                let left = (deadline - now.monoNanos) / 1_000_000
                 mode = .unlocked(Lease(session: session, deadlineMonoNanos: deadline,
-                                       warned: Set(settings.policy.warnThresholdsSeconds.filter { $0 * 1000 >= left })))
+                                       warned: skippedThresholds(leftMillis: (deadline - now.monoNanos) / 1_000_000)))
                 savedLease = record
             }
         }
@@ -147,10 +146,30 @@ public struct AgentCore: Sendable {
         return false
     }
 
-    /// When the lease runs out (monotonic nanoseconds), so the runtime can wake exactly then.
-    public var leaseDeadlineMonoNanos: Int64? {
-        if case .unlocked(let lease) = mode { return lease.deadlineMonoNanos }
-        return nil
+    /// When the core next needs a `.tick` (monotonic nanoseconds), or nil when only an event can
+    /// change anything: the overlay's next second (the lease's end and the warning thresholds are
+    /// among those), the next heartbeat, a notice or staff message running out, the end of the start-up grace. The
+    /// runtime sleeps until then instead of ticking on a fixed period.
+    public func nextWakeup(now: AgentTime) -> Int64? {
+        var next: Int64?
+        func consider(_ t: Int64?) {
+            guard let t, t > now.monoNanos else { return }
+            next = min(next ?? t, t)
+        }
+        if case .unlocked(let lease) = mode {
+            // The countdown shows whole seconds rounded up: it changes when the time left next
+            // crosses a whole second, which is also when the lease ends or reaches a (whole-second)
+            // warning threshold.
+            let left = lease.deadlineMonoNanos - now.monoNanos
+            if left > 0 { consider(now.monoNanos + (left - 1) % 1_000_000_000 + 1) }
+        }
+        consider(nextHeartbeatMono)
+        consider(notice?.untilMonoNanos)
+        consider(staffMessage?.untilMonoNanos)
+        if case .locked(.starting, _) = mode, !heardHub {
+            consider(startedAtMono + settings.startupGraceSeconds * 1_000_000_000)
+        }
+        return next
     }
 
     /// The session the agent is unlocked for, if any.
@@ -302,11 +321,15 @@ public struct AgentCore: Sendable {
         }
         var warned: Set<Int64> = []
         if case .unlocked(let lease) = mode, lease.session == grant.session, !extended { warned = lease.warned }
-        // Thresholds at or above the time left are not warned about (the hub skips them too);
-        // extending re-arms those the new time is above.
-        warned = warned.filter { $0 * 1000 >= leftMillis }.union(settings.policy.warnThresholdsSeconds.filter { $0 * 1000 >= leftMillis })
+        // Extending re-arms the thresholds the new time is above.
+        warned = warned.filter { $0 * 1000 >= leftMillis }.union(skippedThresholds(leftMillis: leftMillis))
         if extended { notice = nil }
         mode = .unlocked(Lease(session: grant.session, deadlineMonoNanos: now.monoNanos + leftMillis * 1_000_000, warned: warned))
+    }
+
+    /// The warning thresholds at or above the time left: never warned about (the hub skips them too).
+    private func skippedThresholds(leftMillis: Int64) -> Set<Int64> {
+        Set(settings.policy.warnThresholdsSeconds.filter { $0 * 1000 >= leftMillis })
     }
 
     /// A countdown of the session the agent runs keeps its lease within a second of the hub's.
@@ -413,17 +436,14 @@ public struct AgentCore: Sendable {
         send(.tamper(reason), now: now, into: &actions)
     }
 
+    /// Publishes a report, or keeps it (bounded) for the next connect while the broker is away.
     private mutating func send(_ report: AgentReportMessage.Report, now: AgentTime, into actions: inout [AgentAction]) {
         let message = AgentReportMessage(station: settings.station, report: report, sentAt: ISO8601.string(fromMillis: now.wallMillis))
-        if link == .down {
-            queueReport(report, now: now)
-        } else {
+        guard link == .down else {
             actions.append(.publish(publication(message)))
+            return
         }
-    }
-
-    private mutating func queueReport(_ report: AgentReportMessage.Report, now: AgentTime) {
-        pendingReports.append(AgentReportMessage(station: settings.station, report: report, sentAt: ISO8601.string(fromMillis: now.wallMillis)))
+        pendingReports.append(message)
         if pendingReports.count > Self.maxPendingReports { pendingReports.removeFirst(pendingReports.count - Self.maxPendingReports) }
     }
 

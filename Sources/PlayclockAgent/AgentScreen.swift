@@ -107,7 +107,8 @@ public protocol AgentDisplay: AnyObject, Sendable {
     func show(_ screen: AgentScreen)
     /// False once the connection to the display is gone (the X server died, or someone killed
     /// the agent's connection with XKillClient): nothing is locked any more, so the agent exits
-    /// and its session starts it again, locked.
+    /// and its session starts it again, locked. A backend also says so when it happens (the X11
+    /// one through `onConnectionLost`).
     var isConnected: Bool { get }
     /// Stops drawing and releases the display (the lock screen goes away: call only on exit).
     func close()

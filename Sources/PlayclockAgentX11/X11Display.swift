@@ -40,9 +40,11 @@ public final class X11Display: AgentDisplay {
     private let thread: Mutex<pthread_t?>
 
     /// Opens `displayName` (nil: `$DISPLAY`) and starts the drawing thread. Nothing is shown until
-    /// the first `show`. `onTamper` is called on the drawing thread, at most once per 10 s per reason.
+    /// the first `show`. `onTamper` is called on the drawing thread, at most once per 10 s per reason;
+    /// `onConnectionLost` once, on the drawing thread, when the X connection dies.
     public init(
-        displayName: String?, onTamper: @escaping @Sendable (TamperReason) -> Void, logger: Logger
+        displayName: String?, onTamper: @escaping @Sendable (TamperReason) -> Void,
+        onConnectionLost: @escaping @Sendable () -> Void = {}, logger: Logger
     ) throws(X11DisplayError) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw .cannotStartThread(errno: errno) }
@@ -50,7 +52,7 @@ public final class X11Display: AgentDisplay {
             _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
         }
-        let mailbox = Mailbox(wakeRead: fds[0], wakeWrite: fds[1])
+        let mailbox = Mailbox(wakeRead: fds[0], wakeWrite: fds[1], onConnectionLost: onConnectionLost)
         let startup = Startup()
         let shownName = displayName ?? getenv("DISPLAY").map { String(cString: $0) } ?? ""
         let body = ThreadBody {
@@ -136,9 +138,11 @@ final class Mailbox: Sendable {
 
     private let state: Mutex<State>
     let wakeRead: Int32
+    private let onConnectionLost: @Sendable () -> Void
 
-    init(wakeRead: Int32, wakeWrite: Int32) {
+    init(wakeRead: Int32, wakeWrite: Int32, onConnectionLost: @escaping @Sendable () -> Void = {}) {
         self.wakeRead = wakeRead
+        self.onConnectionLost = onConnectionLost
         state = Mutex(State(wakeWrite: wakeWrite, wakeRead: wakeRead))
     }
 
@@ -171,7 +175,14 @@ final class Mailbox: Sendable {
         get { state.withLock { $0.connectionLost } }
     }
 
-    func markConnectionLost() { state.withLock { $0.connectionLost = true } }
+    /// Marks the connection lost and tells `onConnectionLost`, the first time only.
+    func markConnectionLost() {
+        let first = state.withLock { s in
+            defer { s.connectionLost = true }
+            return !s.connectionLost
+        }
+        if first { onConnectionLost() }
+    }
 
     func closeFileDescriptors() {
         state.withLock { s in

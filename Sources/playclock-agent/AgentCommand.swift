@@ -6,7 +6,6 @@ import PlayclockAgent
 import PlayclockAgentX11
 import PlayclockContract
 import PlayclockMQTT
-import Synchronization
 
 #if canImport(Glibc)
 import Glibc
@@ -98,11 +97,13 @@ struct PlayclockAgentCommand: AsyncParsableCommand {
         mqtt.keepAliveSeconds = 10
         mqtt.reconnectDelayMax = .seconds(3)
 
-        // Created before the display so the display can report tamper to it.
+        // The display opens before the runtime exists: its reports reach the runtime through a box
+        // (one lost before the box is filled, the runtime sees from `isConnected` at its start).
         let box = RuntimeBox()
         let display: X11Display
         do {
-            display = try X11Display(displayName: nil, onTamper: { box.runtime?.tamper($0) }, logger: logger)
+            display = try X11Display(displayName: nil, onTamper: { box.runtime?.tamper($0) },
+                                     onConnectionLost: { box.runtime?.displayLost() }, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("playclock-agent: \(error)\n".utf8))
             throw ExitCode(1)
@@ -143,9 +144,12 @@ struct PlayclockAgentCommand: AsyncParsableCommand {
 
     /// The kiosk's answer to a broken config: locked, saying why, until someone fixes it.
     private func showConfigurationError(_ message: String, logger: Logger) async throws {
+        // Until SIGTERM, or until the display is gone (then the session starts us again).
+        let stopped = AsyncStream<Void>.makeStream()
         let display: X11Display
         do {
-            display = try X11Display(displayName: nil, onTamper: { _ in }, logger: logger)
+            display = try X11Display(displayName: nil, onTamper: { _ in },
+                                     onConnectionLost: { stopped.continuation.finish() }, logger: logger)
         } catch {
             FileHandle.standardError.write(Data("playclock-agent: \(error)\n".utf8))
             throw ExitCode(1)
@@ -155,11 +159,9 @@ struct PlayclockAgentCommand: AsyncParsableCommand {
             venueName: "Playclock", stationName: station ?? "", reason: .configurationError,
             headline: texts.headlines[.configurationError] ?? "Out of order", detail: String(message.prefix(300)),
             staffMessage: nil, hubReachable: false)))
-        // Until SIGTERM, or until the display is gone (then the session starts us again).
-        let stopped = Mutex(false)
-        let signals = Signals { stopped.withLock { $0 = true } }
-        while !stopped.withLock({ $0 }), display.isConnected {
-            try? await Task.sleep(for: .milliseconds(250))
+        let signals = Signals { stopped.continuation.finish() }
+        if display.isConnected {
+            for await _ in stopped.stream {}
         }
         signals.cancel()
         display.close()

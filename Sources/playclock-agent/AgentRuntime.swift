@@ -10,6 +10,8 @@ import Synchronization
 final class AgentRuntime: Sendable {
     enum Input: Sendable {
         case event(AgentEvent)
+        /// The display's connection is gone: nothing is locked any more.
+        case displayLost
         case stop
     }
 
@@ -20,8 +22,9 @@ final class AgentRuntime: Sendable {
     let logger: Logger
     let inputs: AsyncStream<Input>
     let feed: AsyncStream<Input>.Continuation
-    /// The core's next lease deadline, for the ticker to wake exactly then.
-    let deadline = Mutex<Int64?>(nil)
+    /// The core's next wake-up (`AgentCore.nextWakeup`), newest only, for the timer task.
+    let wakeups: AsyncStream<Int64?>
+    let wakeupFeed: AsyncStream<Int64?>.Continuation
     let desktop: DesktopSession?
 
     init(configuration: AgentConfiguration, client: MQTTClient, display: any AgentDisplay, leaseFile: LeaseFile, logger: Logger) {
@@ -30,13 +33,16 @@ final class AgentRuntime: Sendable {
         self.display = display
         self.leaseFile = leaseFile
         self.logger = logger
-        // Unbounded: every producer is bounded already (the MQTT client's own buffer, four ticks a
-        // second, a handful of orders), and a control message must never be dropped here.
+        // Unbounded: every producer is bounded already (the MQTT client's own buffer, one tick per
+        // wake-up, a handful of orders), and a control message must never be dropped here.
         (inputs, feed) = AsyncStream.makeStream(of: Input.self)
+        (wakeups, wakeupFeed) = AsyncStream.makeStream(of: Int64?.self, bufferingPolicy: .bufferingNewest(1))
         desktop = configuration.sessionCommand.map { DesktopSession(argv: $0, logger: logger) }
     }
 
     func tamper(_ reason: TamperReason) { feed.yield(.event(.tamper(reason))) }
+
+    func displayLost() { feed.yield(.displayLost) }
 
     func stop() { feed.yield(.stop) }
 
@@ -68,28 +74,22 @@ final class AgentRuntime: Sendable {
                     }
                 }
             }
-            group.addTask { [self] in
-                // Four ticks a second, and one exactly at the lease's end.
-                while !Task.isCancelled {
-                    let now = SystemClocks.now().monoNanos
-                    var wait: Int64 = 250_000_000
-                    if let end = self.deadline.withLock({ $0 }), end > now { wait = min(wait, end - now + 1_000_000) }
-                    try? await Task.sleep(for: .nanoseconds(wait))
-                    self.feed.yield(.event(.tick))
-                }
-            }
+            group.addTask { await self.runTimer() }
             if let desktop {
                 group.addTask { await desktop.run() }
             }
 
             var ignoredLogged = 0
             var lastIgnoredLog = start.monoNanos
-            var displayLost = false
-            loop: for await input in inputs {
-                guard case .event(let event) = input else { break loop }
-                guard display.isConnected else {
-                    logger.critical("display connection lost; exiting so the session restarts locked",
-                                    metadata: ["station.id": "\(configuration.station)"])
+            // Lost before the runtime could be told (between opening the display and now).
+            var displayLost = !display.isConnected
+            wakeupFeed.yield(core.nextWakeup(now: start))
+            loop: for await input in inputs where !displayLost {
+                let event: AgentEvent
+                switch input {
+                case .event(let e): event = e
+                case .stop: break loop
+                case .displayLost:
                     displayLost = true
                     break loop
                 }
@@ -97,7 +97,7 @@ final class AgentRuntime: Sendable {
                 let wasLocked = core.isLocked
                 let actions = core.handle(event, now: now)
                 for action in actions { perform(action, group: &group) }
-                deadline.withLock { $0 = core.leaseDeadlineMonoNanos }
+                wakeupFeed.yield(core.nextWakeup(now: now))
                 display.show(core.screen(now: now))
                 if wasLocked != core.isLocked {
                     logger.info(core.isLocked ? "station locked" : "station unlocked",
@@ -109,15 +109,46 @@ final class AgentRuntime: Sendable {
                     lastIgnoredLog = now.monoNanos
                 }
             }
+            if displayLost {
+                logger.critical("display connection lost; exiting so the session restarts locked",
+                                metadata: ["station.id": "\(configuration.station)"])
+            }
             // A clean stop: tell the hub (the will is only for crashes), then let go of everything.
             if let topic = try? MQTTTopic(core.will.topic) {
                 client.publish(topic, payload: core.will.payload, qos: .atLeastOnce)
                 _ = await client.flush(timeout: .seconds(2))
             }
+            wakeupFeed.finish()
             group.cancelAll()
             desktop?.stop()
             client.stop()
             return !displayLost
+        }
+    }
+
+    /// Sleeps until the core's next wake-up and then feeds it a tick. The main loop publishes a
+    /// wake-up after every event (the tick's too), which replaces the one being waited for, so
+    /// nothing wakes the agent between events unless the core asked. Ends with the stream.
+    private func runTimer() async {
+        var changes = wakeups.makeAsyncIterator()
+        var next = await changes.next()
+        while let published = next {
+            guard let wakeup = published else {
+                next = await changes.next()
+                continue
+            }
+            next = await withDiscardingTaskGroup { group in
+                group.addTask {
+                    let wait = wakeup - SystemClocks.now().monoNanos
+                    if wait > 0 {
+                        do { try await Task.sleep(for: .nanoseconds(wait)) } catch { return }
+                    }
+                    self.feed.yield(.event(.tick))
+                }
+                let moved = await changes.next()
+                group.cancelAll()
+                return moved
+            }
         }
     }
 

@@ -529,3 +529,54 @@ struct AgentPresenceTests {
         #expect(h.core.heartbeat(now: h.now).info["tamper"] == nil)
     }
 }
+
+@Suite("Agent core: when it needs the clock")
+struct AgentWakeupTests {
+    func wake(_ h: Harness) -> Double? {
+        h.core.nextWakeup(now: h.now).map { Double($0 - h.now.monoNanos) / 1e9 }
+    }
+
+    @Test func lockedAndAloneItSleepsUntilSomethingHappens() {
+        var h = Harness()
+        #expect(wake(h) == 5, "only the end of the start-up grace")
+        h.advance(seconds: 5)
+        #expect(wake(h) == nil, "locked, no broker: nothing to do until an event")
+        h.send(.connected)
+        #expect(wake(h) == 5, "connected: the next heartbeat")
+    }
+
+    @Test func unlockedItWakesForTheOverlaysNextSecondAndTheEnd() {
+        var h = Harness()
+        h.send(.connected)
+        h.lock(.idle, session: nil)
+        let g = ControlMessage.Grant(station: Harness.station, session: "s1", endsAt: h.hubTime(plusMillis: 600_500),
+                                     remainingSeconds: 601, sentAt: h.hubTime())
+        h.control(.unlock(g))
+        #expect(wake(h) == 0.5, "the overlay shows 601 until 600.000 s are left")
+        h.advance(seconds: 0.5)
+        #expect(h.overlay?.remainingSeconds == 600)
+        #expect(wake(h) == 1)
+        #expect(h.core.nextWakeup(now: h.now.adding(milliseconds: 299_999)) == h.now.monoNanos + 300_000_000_000,
+                "the second the 300 s threshold falls on is a wake-up")
+        h.advance(seconds: 300)
+        #expect(h.overlay?.notice == "5 minutes left")
+        h.send(.disconnected)
+        h.advance(seconds: 299.5)
+        #expect(wake(h) == 0.5, "the end, which is also the last second")
+        h.advance(seconds: 0.5)
+        #expect(h.core.isLocked)
+        #expect(wake(h) == nil)
+    }
+
+    @Test func noticesAndMessagesEndOnAWakeUp() {
+        var h = Harness()
+        h.send(.connected)
+        h.advance(seconds: 4)
+        h.control(.order(.init(station: Harness.station, command: "m1", action: .message, text: "hi", sentAt: h.hubTime())))
+        #expect(wake(h) == 1, "the heartbeat comes first")
+        h.advance(seconds: 1)
+        #expect(wake(h) == 5)
+        h.send(.disconnected)
+        #expect(wake(h) == 29, "then the message's end (message_s 30 s after it came)")
+    }
+}

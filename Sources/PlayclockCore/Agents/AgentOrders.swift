@@ -34,9 +34,7 @@ extension HubCore {
         guard let id = StationID(raw) else { return .ignored(.invalidStation) }
         guard var entry = entries[id] else { return .ignored(.unknownStation) }
         guard payload.count <= policy.maxAgentReportBytes else { return .ignored(.tooLarge) }
-        guard let body = try? JSONCoding.decode(payload), let message = try? AgentReportMessage(json: body) else {
-            return .ignored(.invalid)
-        }
+        guard let message = try? AgentReportMessage(payload: payload) else { return .ignored(.invalid) }
         guard message.station == id else { return .ignored(.stationMismatch) }
         let type: EventType
         var data: [String: JSONValue]

@@ -190,14 +190,20 @@ struct X11DisplayTests {
     @Test func serverGoingAwayStopsTheThreadWithoutExiting() async throws {
         let server = try XServer()
         defer { server.kill() }
-        let display = try await lockedDisplay(server)
+        let lost = Mutex(0)
+        let display = try X11Display(displayName: server.display, onTamper: { _ in }, onConnectionLost: { lost.withLock { $0 += 1 } },
+                                     logger: Logger(label: "x11-test"))
         defer { display.close() }
+        display.show(.locked(sampleLock))
+        #expect(try await eventually { try server.fullscreenWindow() != nil })
         #expect(display.isConnected)
         server.killServer()
         #expect(try await eventually { !display.isConnected }, "the lost connection was not noticed")
+        #expect(try await eventually { lost.withLock { $0 } == 1 }, "onConnectionLost was not called")
         display.show(.unlocked(sampleOverlay))
         display.close()
         display.close()
+        #expect(lost.withLock { $0 } == 1, "told once")
     }
 
     private func startXterm(
