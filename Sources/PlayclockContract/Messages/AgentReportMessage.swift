@@ -1,5 +1,5 @@
 /// `R/stations/<id>/event` (agent -> hub, QoS 1, never retained): what a PC's agent reports
-/// beyond its heartbeat. The hub stores each as an event (`agent.order`, `agent.tamper`).
+/// beyond its heartbeat. The hub stores each as an event (`agent.order_done`, `agent.order_failed`, `agent.tamper`).
 public struct AgentReportMessage: ContractMessage {
     public enum Kind: String, Sendable, CaseIterable, Codable {
         /// An order (`logout`, `shutdown`, `restart`, `message`) was carried out.

@@ -78,8 +78,9 @@ public struct Request: Sendable, Equatable {
             let id = try station(body, "station")
             guard let on = body["on"]?.boolValue else { throw CommandError(.invalidRequest, "\"on\" must be true or false") }
             return .plugPower(id, on: on)
-        case .stationLogout, .stationShutdown, .stationRestart:
-            return .stationOrder(try station(body, "station"), action: known.order ?? .logout)
+        case .stationLogout: return .stationOrder(try station(body, "station"), action: .logout)
+        case .stationShutdown: return .stationOrder(try station(body, "station"), action: .shutdown)
+        case .stationRestart: return .stationOrder(try station(body, "station"), action: .restart)
         case .stationMessage:
             let id = try station(body, "station")
             guard let raw = body["text"]?.stringValue, let text = OrderText.normalized(raw) else {

@@ -21,15 +21,4 @@ extension Verb {
         case .message: self = .stationMessage
         }
     }
-
-    /// The order this verb sends, if it is one.
-    public var order: OrderAction? {
-        switch self {
-        case .stationLogout: return .logout
-        case .stationShutdown: return .shutdown
-        case .stationRestart: return .restart
-        case .stationMessage: return .message
-        default: return nil
-        }
-    }
 }
