@@ -73,7 +73,7 @@ struct OrderContractTests {
             #expect(StaffRole.manager.permits(command))
             #expect(!StaffRole.cashier.permits(command))
             #expect(!StaffRole.viewer.permits(command))
-            #expect(command.verb.order == action)
+            #expect(command.verb == Verb(order: action))
         }
     }
 
