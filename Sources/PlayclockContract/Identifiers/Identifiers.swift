@@ -85,3 +85,9 @@ public enum DisplayText {
         return String(trimmed)
     }
 }
+
+/// A member id (the number on a member's card, or a name the desk picks): 1-64 characters of
+/// `A-Za-z0-9_-`, like a station id, so it is safe in topics, logs and file names.
+public enum MemberID {
+    public static func isValid(_ value: String) -> Bool { StationID.isValid(value) }
+}

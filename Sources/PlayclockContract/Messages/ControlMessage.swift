@@ -44,13 +44,19 @@ public enum ControlMessage: ContractMessage {
         public var endsAt: String?
         public var remainingSeconds: Int64
         public var sentAt: String
+        /// The member whose balance pays for the session, if one does (nil: paid at the desk).
+        public var member: MemberSummary?
 
-        public init(station: StationID, session: String, endsAt: String?, remainingSeconds: Int64, sentAt: String) {
+        public init(
+            station: StationID, session: String, endsAt: String?, remainingSeconds: Int64, sentAt: String,
+            member: MemberSummary? = nil
+        ) {
             self.station = station
             self.session = session
             self.endsAt = endsAt
             self.remainingSeconds = remainingSeconds
             self.sentAt = sentAt
+            self.member = member
         }
     }
 
@@ -119,6 +125,7 @@ public enum ControlMessage: ContractMessage {
         body["ends_at"] = JSONValue(g.endsAt)
         body["remaining_s"] = .int(g.remainingSeconds)
         body["sent_at"] = .string(g.sentAt)
+        if let member = g.member { body["member"] = member.json }
     }
 
     public init(json: JSONValue) throws(MessageDecodingError) {
@@ -136,8 +143,11 @@ public enum ControlMessage: ContractMessage {
                               reasonText: try f.string("reason"), sentAt: try f.string("sent_at")))
             return
         }
+        let member = try f.object["member"].flatMap { $0 == .null ? nil : $0 }.map { v throws(MessageDecodingError) in
+            try MemberSummary(json: v)
+        }
         let grant = Grant(station: station, session: try f.string("session"), endsAt: try f.optionalString("ends_at"),
-                          remainingSeconds: try f.int("remaining_s"), sentAt: try f.string("sent_at"))
+                          remainingSeconds: try f.int("remaining_s"), sentAt: try f.string("sent_at"), member: member)
         switch action {
         case .unlock: self = .unlock(grant)
         case .warn: self = .warn(grant, thresholdSeconds: try f.int("threshold_s"))

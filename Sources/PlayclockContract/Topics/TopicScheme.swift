@@ -10,6 +10,8 @@ public struct TopicScheme: Sendable, Equatable {
         case agent(station: String)
         /// An agent's report (`R/stations/<id>/event`): an order carried out, a tamper seen.
         case agentReport(station: String)
+        /// A member signing in or out at a station's lock screen (`R/stations/<id>/signin`).
+        case signIn(station: String)
         case request(verb: String)
         /// A request on a staff account's own topic: the broker's ACL guarantees who sent it.
         case userRequest(user: String, verb: String)
@@ -29,6 +31,8 @@ public struct TopicScheme: Sendable, Equatable {
     public func heartbeat(_ station: StationID) -> String { "\(root)/stations/\(station)/heartbeat" }
     public func agent(_ station: StationID) -> String { "\(root)/stations/\(station)/agent" }
     public func agentReport(_ station: StationID) -> String { "\(root)/stations/\(station)/event" }
+    public func signIn(_ station: StationID) -> String { "\(root)/stations/\(station)/signin" }
+    public func signInResult(_ station: StationID) -> String { "\(root)/stations/\(station)/signin/result" }
     public func control(_ station: StationID) -> String { "\(root)/stations/\(station)/control" }
     public func countdown(_ station: StationID) -> String { "\(root)/stations/\(station)/countdown" }
     public func state(_ station: StationID) -> String { "\(root)/stations/\(station)/state" }
@@ -65,6 +69,7 @@ public struct TopicScheme: Sendable, Equatable {
     public var heartbeatFilter: String { "\(root)/stations/+/heartbeat" }
     public var agentFilter: String { "\(root)/stations/+/agent" }
     public var agentReportFilter: String { "\(root)/stations/+/event" }
+    public var signInFilter: String { "\(root)/stations/+/signin" }
     public var requestFilter: String { "\(root)/hub/request/#" }
     public var userRequestFilter: String { "\(root)/users/+/request/#" }
 
@@ -89,6 +94,7 @@ public struct TopicScheme: Sendable, Equatable {
         case "heartbeat": return .heartbeat(station: String(levels[1]))
         case "agent": return .agent(station: String(levels[1]))
         case "event": return .agentReport(station: String(levels[1]))
+        case "signin": return .signIn(station: String(levels[1]))
         default: return nil
         }
     }

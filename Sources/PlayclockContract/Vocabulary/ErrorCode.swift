@@ -26,6 +26,35 @@ public enum ErrorCode: String, Sendable, CaseIterable, Codable {
     case sessionRunning = "session_running"
     /// An order (`station/logout`, ...) for a station whose kind runs no agent (a console).
     case noAgent = "no_agent"
+    // Money: members, prices, payments, the ledger.
+    case invalidAmount = "invalid_amount"
+    case invalidPayment = "invalid_payment"
+    case invalidPricing = "invalid_pricing"
+    case unknownMember = "unknown_member"
+    case memberExists = "member_exists"
+    case memberDisabled = "member_disabled"
+    /// Too many wrong PINs: the member cannot sign in at a station for a while.
+    case memberLocked = "member_locked"
+    /// The member already has a session billed to their balance on another station.
+    case memberBusy = "member_busy"
+    case noPIN = "no_pin"
+    case insufficientBalance = "insufficient_balance"
+    case noRatePlan = "no_rate_plan"
+    case unknownPlan = "unknown_plan"
+    case unknownPackage = "unknown_package"
+    /// Outside the package's hours or days of sale, past its `available_until`, or not valid
+    /// for the station's plan or zone.
+    case packageUnavailable = "package_unavailable"
+    case unknownTier = "unknown_tier"
+    case unknownSale = "unknown_sale"
+    /// The sale was voided already, is older than the void window, or is not a kind that can be voided.
+    case notVoidable = "not_voidable"
+    /// A refund larger than what is left of the sale.
+    case refundTooLarge = "refund_too_large"
+    /// A `transaction` id already used by this account for a different request.
+    case transactionConflict = "transaction_conflict"
+    /// The station's session is not billed to a member (a sign-out at a station the desk paid for).
+    case notMemberSession = "not_member_session"
     // The hub.
     case storageFailed = "storage_failed"
     // The dashboard's sign-in and live feed.
@@ -38,7 +67,9 @@ public enum ErrorCode: String, Sendable, CaseIterable, Codable {
     /// state of the venue or of the hub.
     public var isMalformedRequest: Bool {
         switch self {
-        case .invalidJSON, .invalidRequest, .invalidStationID, .invalidDuration, .invalidPlug, .unknownVerb: return true
+        case .invalidJSON, .invalidRequest, .invalidStationID, .invalidDuration, .invalidPlug, .unknownVerb, .invalidAmount, .invalidPayment,
+            .invalidPricing:
+            return true
         default: return false
         }
     }

@@ -32,4 +32,22 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case agentOrderDone = "agent.order_done"
     case agentOrderFailed = "agent.order_failed"
     case agentTamper = "agent.tamper"
+    /// Money (each with `by`, the staff account, and the amount in minor units).
+    case memberAdded = "member.added"
+    case memberUpdated = "member.updated"
+    case memberDisabled = "member.disabled"
+    case memberPINSet = "member.pin_set"
+    case memberTopup = "member.topup"
+    /// A sign-in at a station's lock screen: succeeded, refused (wrong PIN, ...), or the member locked out.
+    case memberSignedIn = "member.signed_in"
+    case memberSignInFailed = "member.sign_in_failed"
+    case memberLocked = "member.locked"
+    case memberSignedOut = "member.signed_out"
+    /// A sale at the desk (time, a package) and the charge of a session billed to a balance or paid later.
+    case saleCompleted = "sale.completed"
+    case sessionCharged = "session.charged"
+    case saleRefunded = "sale.refunded"
+    case saleVoided = "sale.voided"
+    /// A manager changed the prices (a plan, package or tier was set or removed).
+    case pricingChanged = "pricing.changed"
 }
