@@ -38,7 +38,9 @@ public enum BrokerACL {
             out += [
                 "", "# Agent of \(station.id) (\(station.name))", "user \(station.id)",
                 "topic write \(base)/heartbeat", "topic write \(base)/agent", "topic write \(base)/event",
+                "topic write \(base)/signin",
                 "topic read \(base)/control", "topic read \(base)/countdown", "topic read \(base)/state",
+                "topic read \(base)/signin/result",
                 "topic read \(r)/hub/status",
             ]
         }

@@ -190,8 +190,9 @@ import Testing
         #expect(blocks["playclock-hub"] == ["topic readwrite #"])
         #expect(blocks["PC-01"] == [
             "topic write playclock/stations/PC-01/heartbeat", "topic write playclock/stations/PC-01/agent",
-            "topic write playclock/stations/PC-01/event", "topic read playclock/stations/PC-01/control", "topic read playclock/stations/PC-01/countdown",
-            "topic read playclock/stations/PC-01/state", "topic read playclock/hub/status",
+            "topic write playclock/stations/PC-01/event", "topic write playclock/stations/PC-01/signin",
+            "topic read playclock/stations/PC-01/control", "topic read playclock/stations/PC-01/countdown",
+            "topic read playclock/stations/PC-01/state", "topic read playclock/stations/PC-01/signin/result", "topic read playclock/hub/status",
         ])
         #expect(blocks["ps5-plug"] == ["topic read cmnd/ps5-plug/#", "topic write stat/ps5-plug/#", "topic write tele/ps5-plug/#"])
         #expect(blocks["shellyplug-s-1"]?.contains("topic read shellies/shellyplug-s-1/relay/+/command") == true)
