@@ -367,7 +367,7 @@ struct PricingModelTests {
     }
 }
 
-extension String {
+fileprivate extension String {
     /// The text with its first occurrence of `target` replaced; traps when there is none, so a
     /// fixture edit that no longer applies fails loudly instead of testing the unmodified text.
     func replacingFirst(_ target: String, with replacement: String) -> String {

@@ -17,10 +17,10 @@ struct FoundationOffsets: UTCOffsetProvider {
 }
 
 /// Unix ms of a UTC time (`2026-03-02T15:00:00Z`).
-func utc(_ text: String) -> Int64 { ISO8601.millis(fromUTC: text)! }
+private func utc(_ text: String) -> Int64 { ISO8601.millis(fromUTC: text)! }
 
 /// Unix ms of a Berlin wall-clock time (`2026-03-28 22:00`), the first of two on a fall-back night.
-func berlin(_ text: String) -> Int64 {
+private func berlin(_ text: String) -> Int64 {
     let parts = text.split(whereSeparator: { $0 == "-" || $0 == " " || $0 == ":" }).map { Int($0)! }
     var calendar = Calendar(identifier: .gregorian)
     calendar.timeZone = TimeZone(identifier: "Europe/Berlin")!
@@ -28,18 +28,18 @@ func berlin(_ text: String) -> Int64 {
     return Int64((calendar.date(from: components)!.timeIntervalSince1970 * 1000).rounded())
 }
 
-let minute: Int64 = 60_000
-let hour: Int64 = 3_600_000
+private let minute: Int64 = 60_000
+private let hour: Int64 = 3_600_000
 
-func plan(perHour: Int64, step: Int64 = 60, minimum: Int64 = 0, rules: [RateRule] = []) -> RatePlan {
+private func plan(perHour: Int64, step: Int64 = 60, minimum: Int64 = 0, rules: [RateRule] = []) -> RatePlan {
     RatePlan(id: "test", name: "Test", perHour: perHour, stepSeconds: step, minimum: minimum, rules: rules)
 }
 
-func rule(_ days: Set<Weekday>, _ from: String, _ to: String, _ perHour: Int64) -> RateRule {
+private func rule(_ days: Set<Weekday>, _ from: String, _ to: String, _ perHour: Int64) -> RateRule {
     RateRule(days: days, from: LocalTime(from)!, to: LocalTime(to)!, perHour: perHour)
 }
 
-func run(_ start: Int64, _ duration: Int64) -> PricedRun { PricedRun(startWallMillis: start, durationMillis: duration) }
+private func run(_ start: Int64, _ duration: Int64) -> PricedRun { PricedRun(startWallMillis: start, durationMillis: duration) }
 
 @Suite("Pricing engine")
 struct PricingEngineTests {
