@@ -82,6 +82,7 @@ let package = Package(
         .target(
             name: "PlayclockHub",
             dependencies: [
+                "PlayclockAuth",
                 "PlayclockContract", "PlayclockCore",
                 "PlayclockSQLite",
                 "PlayclockMQTT",

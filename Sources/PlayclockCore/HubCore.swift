@@ -31,6 +31,10 @@ public struct HubCore: Sendable {
     public internal(set) var implausiblePlugReadings = 0
     /// Heartbeats ignored because the station's previous one was too recent (see `heartbeat`).
     public internal(set) var redundantHeartbeats = 0
+    /// Prices, members and their balances, the sale and ledger counters (`Money/`).
+    var money: MoneyBook
+    /// Prices time in the venue's local time (its timezone's offsets).
+    let pricing: PricingEngine
     /// What `rollbackChange` restores besides the journaled entries; nil when no change is open.
     private var checkpoint: Checkpoint?
 
@@ -40,12 +44,20 @@ public struct HubCore: Sendable {
         var plugIndex: [String: [StationID]]
         var plugIndexGeneration: Int
         var rejections: RejectionDigest
+        var catalog: PricingCatalog?
+        var lastSaleID: Int64
+        var lastLedgerID: Int64
     }
 
-    public init(topics: TopicScheme, policy: HubPolicy, stations: [Station], sessions: [SessionRecord], lastEventID: Int64) {
+    public init(
+        topics: TopicScheme, policy: HubPolicy, stations: [Station], sessions: [SessionRecord], lastEventID: Int64,
+        money: MoneyState = MoneyState()
+    ) {
         self.topics = topics
         self.policy = policy
         self.lastEventID = lastEventID
+        self.money = MoneyBook(catalog: money.catalog, members: money.members, lastSaleID: money.lastSaleID, lastLedgerID: money.lastLedgerID)
+        self.pricing = PricingEngine(offsets: money.offsets)
         self.entries = StationTable(policy: policy)
         for station in stations {
             // Unknown until the broker is reached and the agent heard (or a heartbeat window passes).
@@ -93,8 +105,9 @@ public struct HubCore: Sendable {
         precondition(checkpoint == nil, "beginChange while a change is open")
         checkpoint = Checkpoint(
             lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex, plugIndexGeneration: plugIndexGeneration,
-            rejections: rejections)
+            rejections: rejections, catalog: money.catalog, lastSaleID: money.lastSaleID, lastLedgerID: money.lastLedgerID)
         entries.beginJournal()
+        money.beginJournal()
     }
 
     /// Keeps everything done since `beginChange`.
@@ -102,6 +115,7 @@ public struct HubCore: Sendable {
         precondition(checkpoint != nil, "commitChange without beginChange")
         checkpoint = nil
         entries.endJournal()
+        money.endJournal()
     }
 
     /// Puts every station, its deadline, the event and RPC counters and the plug index back as
@@ -113,6 +127,10 @@ public struct HubCore: Sendable {
         guard let saved = checkpoint else { preconditionFailure("rollbackChange without beginChange") }
         checkpoint = nil
         entries.rollBackJournal()
+        money.rollBackJournal()
+        money.catalog = saved.catalog
+        money.lastSaleID = saved.lastSaleID
+        money.lastLedgerID = saved.lastLedgerID
         lastEventID = saved.lastEventID
         lastRPCID = saved.lastRPCID
         plugIndex = saved.plugIndex
@@ -168,9 +186,10 @@ public struct HubCore: Sendable {
     /// (the session's id) or sends an order (its `command` id); `actor`
     /// (the staff account that sent it) is recorded as `by` in every event it causes.
     public mutating func handle(
-        _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String? = nil
+        _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String? = nil,
+        context: CommandContext = CommandContext()
     ) -> CommandOutcome {
-        var outcome = apply(command, verb: verb, newSessionID: newSessionID, now: now, actor: actor)
+        var outcome = apply(command, verb: verb, newSessionID: newSessionID, now: now, actor: actor, context: context)
         if let actor {
             outcome.actions = outcome.actions.map { action in
                 guard case .saveEvent(var e) = action, case .object(var data) = e.data, data["by"] == nil else { return action }
@@ -183,10 +202,10 @@ public struct HubCore: Sendable {
     }
 
     private mutating func apply(
-        _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String?
+        _ command: Command, verb: String, newSessionID: String, now: Timestamp, actor: String?, context: CommandContext
     ) -> CommandOutcome {
         do {
-            var (data, actions) = try route(command, newSessionID: newSessionID, now: now)
+            var (data, actions) = try route(command, newSessionID: newSessionID, now: now, actor: actor, context: context)
             for id in command.stations where entries[id] != nil {
                 actions += reconcilePlug(id, now: now, force: true)
             }
@@ -201,7 +220,9 @@ public struct HubCore: Sendable {
     }
 
     /// Each command to the concern that owns it. A new verb is a case here and a handler there.
-    private mutating func route(_ command: Command, newSessionID: String, now: Timestamp) throws(CommandError) -> (JSONValue, [HubAction]) {
+    private mutating func route(
+        _ command: Command, newSessionID: String, now: Timestamp, actor: String?, context: CommandContext
+    ) throws(CommandError) -> (JSONValue, [HubAction]) {
         switch command {
         case .stationList: return (["stations": .array(stationIDs.compactMap { stationState($0, now: now) })], [])
         case .stationGet(let id): return (stateJSON(try entry(id), now: now), [])
@@ -215,11 +236,39 @@ public struct HubCore: Sendable {
         case .sessionExtend(let id, let seconds): return try extendSession(id, seconds: seconds, now: now)
         case .sessionPause(let id): return try pauseSession(id, now: now)
         case .sessionResume(let id): return try resumeSession(id, now: now)
-        case .sessionStop(let id): return try stopSession(id, now: now)
+        case .sessionStop(let id): return try stopSession(id, now: now, actor: actor)
         case .sessionTransfer(let from, let to): return try transferSession(from: from, to: to, now: now)
         case .plugPower(let id, let on): return try powerPlug(id, on: on, now: now)
         case .stationOrder(let id, let action, let text):
             return try sendOrder(id, action: action, text: text, command: newSessionID, now: now)
+        case .sessionStartPaid(let id, let payment):
+            return try startPaidSession(id, payment: payment, sessionID: newSessionID, now: now, actor: actor)
+        case .sessionExtendPaid(let id, let item, let payment):
+            return try extendPaidSession(id, item: item, payment: payment, now: now, actor: actor)
+        case .pricingGet: return (try catalog().json, [])
+        case .priceQuote(let id, let item, let member): return (try quote(id, item: item, member: member, now: now), [])
+        case .rateSet(let plan): return try editCatalog(now: now, actor: actor) { c throws(CommandError) in try c.set(plan) }
+        case .rateRemove(let id): return try editCatalog(now: now, actor: actor) { c throws(CommandError) in try c.removePlan(id) }
+        case .packageSet(let p): return try editCatalog(now: now, actor: actor) { c throws(CommandError) in try c.set(p) }
+        case .packageRemove(let id): return try editCatalog(now: now, actor: actor) { c throws(CommandError) in try c.removePackage(id) }
+        case .tierSet(let t): return try editCatalog(now: now, actor: actor) { c throws(CommandError) in try c.set(t) }
+        case .tierRemove(let id):
+            if let user = money.allMembers.first(where: { $0.tier == id }) {
+                throw CommandError(.invalidPricing, "tier \(id) is still given to member \(user.id) (and maybe others): move them to another tier first")
+            }
+            return try editCatalog(now: now, actor: actor) { c throws(CommandError) in try c.removeTier(id) }
+        case .memberAdd(let m): return try addMember(m, now: now)
+        case .memberGet(let id): return (memberJSON(try member(id), now: now), [])
+        case .memberFind(let query, let limit):
+            return (["members": .array(money.find(query, limit: limit).map { memberJSON($0, now: now) })], [])
+        case .memberUpdate(let id, let name, let contact, let tier):
+            return try updateMember(id, name: name, contact: contact, tier: tier, now: now)
+        case .memberTopup(let id, let amount, let tender): return try topUp(id, amount: amount, tender: tender, now: now, actor: actor)
+        case .memberSetPIN(let id, let pin): return try setPIN(id, pin: pin, now: now)
+        case .memberDisable(let id, let disabled): return try disableMember(id, disabled: disabled, now: now)
+        case .saleRefund(let sale, let amount, let reason):
+            return try refund(sale, amount: amount, reason: reason, context: context, now: now, actor: actor)
+        case .saleVoid(let sale, let reason): return try void(sale, reason: reason, context: context, now: now, actor: actor)
         }
     }
 

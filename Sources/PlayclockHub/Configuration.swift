@@ -19,6 +19,9 @@ public struct HubConfiguration: Sendable, Equatable {
     public var http = HTTPSettings()
     /// How long the event log is kept (`"events"` in the config file).
     public var events = EventRetention()
+    /// The prices a database without any starts with (`"pricing"`: currency, timezone, plans,
+    /// packages, tiers). Once stored, prices are edited with `rate/set` and the like.
+    public var pricing: PricingCatalog?
 
     public init() {}
 
@@ -118,7 +121,7 @@ public struct HubConfiguration: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles", "tls_ca_file",
-        "shared_topic_role", "http", "events",
+        "shared_topic_role", "http", "events", "pricing",
     ]
     static let eventsKeys: Set<String> = ["retention_days", "max_rows"]
     static let httpKeys: Set<String> = [
@@ -129,7 +132,8 @@ public struct HubConfiguration: Sendable, Equatable {
         "warn_thresholds_s", "countdown_interval_s", "final_countdown_interval_s", "final_phase_s",
         "heartbeat_interval_s", "missed_heartbeats", "expired_hold_s", "max_session_minutes", "max_request_bytes",
         "plug_off_delay_s", "plug_failsafe_margin_s", "plug_retry_initial_s", "plug_retry_max_s",
-        "plug_alarm_after_attempts", "plug_active_watts", "plug_max_watts",
+        "plug_alarm_after_attempts", "plug_active_watts", "plug_max_watts", "void_window_minutes", "pin_max_attempts",
+        "pin_lock_minutes",
     ]
 
     /// Applies a JSON config file (see README). Unknown keys are refused, so a typo never passes
@@ -175,6 +179,9 @@ public struct HubConfiguration: Sendable, Equatable {
         if let p = object["policy"] {
             guard let fields = p.objectValue else { throw Error("config file \(path): \"policy\" must be an object") }
             try applyPolicy(fields, source: path)
+        }
+        if let p = object["pricing"] {
+            pricing = try Self.pricing(p, source: path)
         }
     }
 
@@ -260,6 +267,14 @@ public struct HubConfiguration: Sendable, Equatable {
         return nil
     }
 
+    /// The `pricing` section: the contract's catalogue, whose timezone must exist here.
+    static func pricing(_ json: JSONValue, source: String) throws(Error) -> PricingCatalog {
+        let catalog: PricingCatalog
+        do { catalog = try PricingCatalog.parse(json) } catch { throw Error("config file \(source): pricing: \(error.message)") }
+        do { _ = try TimeZoneOffsets(identifier: catalog.timezone) } catch { throw Error("config file \(source): pricing: \(error.description)") }
+        return catalog
+    }
+
     mutating func applyEvents(_ fields: [String: JSONValue], source: String) throws(Error) {
         let section = try Section(fields, name: "events", source: source, allowed: Self.eventsKeys)
         if let v = try section.int("retention_days", EventRetention.retentionDaysRange) { events.retentionDays = v }
@@ -292,6 +307,9 @@ public struct HubConfiguration: Sendable, Equatable {
         if let v = try section.int("plug_retry_initial_s", 1...600) { policy.plugRetryInitialSeconds = v }
         if let v = try section.int("plug_retry_max_s", 1...3600) { policy.plugRetryMaxSeconds = v }
         if let v = try section.int("plug_alarm_after_attempts", 1...100) { policy.plugAlarmAfterAttempts = Int(v) }
+        if let v = try section.int("void_window_minutes", 0...1440) { policy.voidWindowSeconds = v * 60 }
+        if let v = try section.int("pin_max_attempts", 1...100) { policy.pinMaxAttempts = Int(v) }
+        if let v = try section.int("pin_lock_minutes", 1...1440) { policy.pinLockSeconds = v * 60 }
         if let watts = fields["plug_active_watts"] {
             guard watts.isNumber, let w = watts.doubleValue, w > 0, w <= 10_000 else {
                 throw Error("config file \(source): policy \"plug_active_watts\" must be a number in (0, 10000]")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import PlayclockAuth
 import PlayclockContract
 import PlayclockCore
 
@@ -125,16 +126,38 @@ public actor Hub {
     private var ignoredReports: [String: Int] = [:]
     private var nextIgnoredReportLogMonoNanos: Int64 = .min
     static let ignoredReportLogInterval: Duration = .seconds(60)
+    /// Station sign-ins whose PIN is being checked, by station: one at a time per station.
+    private var pendingSignIns: [String: String] = [:]
+    /// When each station last tried to sign in (monotonic): at most one try per `signInInterval`.
+    private var lastSignInMonoNanos: [String: Int64] = [:]
+    static let signInInterval: Duration = .seconds(1)
+    /// PINs to check, for the checker in `run()` (bcrypt is slow: never on the actor).
+    private nonisolated let pinChecks: AsyncStream<PINCheck>
+    private nonisolated let pinCheckQueue: AsyncStream<PINCheck>.Continuation
+    /// Sign-in messages ignored since the last log line (retained, malformed, throttled).
+    private var ignoredSignIns = 0
+
+    struct PINCheck: Sendable {
+        var station: String
+        var member: String
+        var pin: String
+        var hash: String
+        var request: String
+    }
 
     public init(
         topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
         logger: Logger, access: AccessPolicy = AccessPolicy(), aliveInterval: Duration = .seconds(2),
         metrics: HubMetrics = HubMetrics(), feed: LiveFeed = LiveFeed(),
-        retention: HubConfiguration.EventRetention = HubConfiguration.EventRetention()
+        retention: HubConfiguration.EventRetention = HubConfiguration.EventRetention(), pricing seed: PricingCatalog? = nil
     ) throws {
+        let catalog = try store.loadPricing(seed: seed, atWallMillis: clock.now().wallMillis)
+        let money = MoneyState(
+            catalog: catalog, members: try store.members(), lastSaleID: try store.lastSaleID(), lastLedgerID: try store.lastLedgerID(),
+            offsets: try TimeZoneOffsets(identifier: catalog?.timezone ?? "UTC"))
         self.core = HubCore(
             topics: topics, policy: policy, stations: try store.stations(), sessions: try store.runningSessions(),
-            lastEventID: try store.lastEventID())
+            lastEventID: try store.lastEventID(), money: money)
         self.store = store
         self.publisher = publisher
         self.clock = clock
@@ -146,6 +169,8 @@ public actor Hub {
         self.feed = feed
         self.retention = retention
         (deadlines, deadlineChanges) = AsyncStream.makeStream(bufferingPolicy: .bufferingNewest(1))
+        // One pending check per station (`pendingSignIns`) bounds this queue by the station count.
+        (pinChecks, pinCheckQueue) = AsyncStream.makeStream(bufferingPolicy: .unbounded)
     }
 
     public var topics: TopicScheme { core.topics }
@@ -165,6 +190,7 @@ public actor Hub {
         publisher.subscribe(topics.heartbeatFilter, qos: .atMostOnce, options: .heartbeats)
         publisher.subscribe(topics.agentFilter, qos: .atLeastOnce, options: .plain)
         publisher.subscribe(topics.agentReportFilter, qos: .atLeastOnce, options: .agentReports)
+        publisher.subscribe(topics.signInFilter, qos: .atLeastOnce, options: .agentReports)
         publisher.subscribe(topics.requestFilter, qos: .atLeastOnce, options: .requests)
         publisher.subscribe(topics.userRequestFilter, qos: .atLeastOnce, options: .requests)
         syncPlugSubscriptions()
@@ -181,6 +207,7 @@ public actor Hub {
         let firstAlive = await firstAliveMonoNanos
         await withDiscardingTaskGroup { group in
             group.addTask { await self.recordAliveEveryInterval(from: firstAlive) }
+            group.addTask { await self.checkPINs() }
             // Ends when the deadline stream does: at shutdown, or when this task is cancelled.
             await runTimers()
             group.cancelAll()
@@ -217,6 +244,7 @@ public actor Hub {
         feed.finishAll()
         stopped = true
         deadlineChanges.finish()  // `run()` ends
+        pinCheckQueue.finish()
         recordAlive()
         send(topic: core.topics.hubStatus, payload: Array("offline".utf8), qos: .atLeastOnce, retain: true)
         logger.info("hub stopped")
@@ -241,6 +269,8 @@ public actor Hub {
             }
         case .agentReport(let station):
             agentReport(station: station, message: message, now: now)
+        case .signIn(let station):
+            signInMessage(station: station, message: message, now: now)
         case .request(let verb):
             handleRequest(verb: verb, user: nil, message: message, now: now)
         case .userRequest(let user, let verb):
@@ -411,13 +441,28 @@ public actor Hub {
             // A session's id if the command starts one, an order's command id if it sends one.
             let newID = UUID().uuidString.lowercased()
             do {
+                let command = Self.hashingPINs(request.command)
+                let memory = try idempotency(of: command, verb: verb, transaction: request.transaction, user: user)
+                if case .answered(let replay) = memory {
+                    metrics.recordCommand(verb: verb, via: source, refused: (try? replay.result.get()) == nil,
+                                          nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1)))
+                    return replay
+                }
+                let context = try commandContext(for: command)
                 let outcome = try transact { core in
-                    let outcome = core.handle(request.command, verb: verb, newSessionID: newID, now: now, actor: user)
+                    var outcome = core.handle(command, verb: verb, newSessionID: newID, now: now, actor: user, context: context)
+                    if case .remember(let key) = memory, case .success = outcome.result {
+                        let response = RequestOutcome(result: outcome.result, transaction: request.transaction).response.payload
+                        outcome.actions.append(.rememberRequest(RememberedRequest(
+                            key: key, verb: verb, body: command.idempotencyBody, response: response, atWallMillis: now.wallMillis)))
+                    }
                     return (value: outcome.result, actions: outcome.actions)
                 }
-                result = outcome.value
+                result = try withHistory(outcome.value, command: command)
                 if case .failure = outcome.value { recordedRefusal = outcome.actions.contains(where: \.isStoreWrite) }
                 syncPlugSubscriptions()
+            } catch let error as CommandError {
+                result = .failure(error)
             } catch {
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
                 result = .failure(CommandError(.storageFailed, "the hub could not store the change; nothing was changed"))
@@ -446,6 +491,153 @@ public actor Hub {
         if let replyTopic, replyTopic != topic {
             send(topic: replyTopic, payload: payload, qos: .atLeastOnce, retain: false, correlationData: correlationData)
         }
+    }
+
+    // MARK: - Money requests
+
+    /// What a money request's `transaction` id means here.
+    enum RequestMemory {
+        /// Not a money request, or no usable `transaction`: run it as it is.
+        case none
+        /// Run it, and keep its answer under this key.
+        case remember(String)
+        /// Answered before: this is the first answer, and nothing runs again.
+        case answered(RequestOutcome)
+    }
+
+    /// Money requests with a `transaction` id (a string or whole number, at most 64 characters)
+    /// are idempotent per account: a retry of the same request gets the first answer back; the
+    /// same id for a different request is refused with `transaction_conflict`.
+    private func idempotency(of command: Command, verb: String, transaction: JSONValue?, user: String?) throws -> RequestMemory {
+        guard command.isIdempotentByTransaction, let transaction else { return .none }
+        let id: String
+        switch transaction {
+        case .string(let s) where !s.isEmpty && s.utf8.count <= 64: id = s
+        case .int(let n): id = String(n)
+        default:
+            throw CommandError(.invalidRequest, "\"transaction\" of a money request must be a string of 1-64 characters or a whole number")
+        }
+        let key = "\(user ?? "-")\u{1F}\(id)"
+        guard let remembered = try store.rememberedRequest(key: key) else { return .remember(key) }
+        guard remembered.verb == verb, remembered.body == command.idempotencyBody else {
+            throw CommandError(.transactionConflict,
+                "transaction \(id) was already used for another request (\(remembered.verb)); use a new id for a new request")
+        }
+        let response = try ResponseMessage(payload: remembered.response)
+        logger.debug("replayed money request", metadata: ["request.verb": "\(verb)"])
+        return .answered(RequestOutcome(result: response.result, transaction: transaction))
+    }
+
+    /// PINs are hashed before the core sees a command: only hashes are stored.
+    static func hashingPINs(_ command: Command) -> Command {
+        switch command {
+        case .memberSetPIN(let member, .plain(let pin)):
+            return .memberSetPIN(member, pin: .hashed(PINHashing.hash(pin)))
+        case .memberAdd(var new):
+            if case .plain(let pin)? = new.pin { new.pin = .hashed(PINHashing.hash(pin)) }
+            return .memberAdd(new)
+        default:
+            return command
+        }
+    }
+
+    /// The sale a refund or void names, read from the store (the core keeps no sales history).
+    private func commandContext(for command: Command) throws -> CommandContext {
+        switch command {
+        case .saleRefund(let sale, _, _), .saleVoid(let sale, _): return try store.sale(id: sale)
+        default: return CommandContext()
+        }
+    }
+
+    /// `member/get` answers with the member's newest sales too.
+    private func withHistory(_ result: Result<JSONValue, CommandError>, command: Command) throws -> Result<JSONValue, CommandError> {
+        guard case .memberGet(let id) = command, case .success(.object(var data)) = result else { return result }
+        data["history"] = .array(try store.memberHistory(id, limit: 20))
+        return .success(.object(data))
+    }
+
+    // MARK: - Sign-in at stations
+
+    /// A sign-in or sign-out from a station's lock screen. The broker's ACL lets only the station's
+    /// own agent account publish here. Answered on `R/stations/<id>/signin/result` unless the
+    /// message cannot be answered at all (retained, not a sign-in, another station's id).
+    private func signInMessage(station raw: String, message: InboundMessage, now: Timestamp) {
+        guard !message.retained, message.payload.count <= 1024, let id = StationID(raw),
+            let request = try? SignInRequest(payload: message.payload), request.station == id
+        else {
+            ignoredSignIns += 1
+            metrics.recordIgnoredAgentReport("sign_in")
+            return
+        }
+        let last = lastSignInMonoNanos[raw] ?? .min
+        let interval = Int64(Self.signInInterval / .nanoseconds(1))
+        guard pendingSignIns[raw] == nil, last == .min || now.monoNanos - last >= interval else {
+            answerSignIn(id, request: request.request, result: .failure(CommandError(.tooManyAttempts, "one sign-in at a time: try again in a moment")))
+            return
+        }
+        lastSignInMonoNanos[raw] = now.monoNanos
+        switch request.action {
+        case .signOut:
+            finishSignIn(id, request: request.request) { core in core.signOut(station: raw, now: now) }
+        case .signIn(let member, let pin):
+            switch core.signInCandidate(station: raw, member: member, now: now) {
+            case .success(let hash):
+                pendingSignIns[raw] = request.request
+                pinCheckQueue.yield(PINCheck(station: raw, member: member, pin: pin, hash: hash, request: request.request))
+            case .failure:
+                // The same checks again, inside a change, so the refusal is stored as an event.
+                finishSignIn(id, request: request.request) { core in
+                    core.signIn(station: raw, member: member, pinMatches: false, sessionID: UUID().uuidString.lowercased(), now: now)
+                }
+            }
+        }
+    }
+
+    /// The PIN checker: one bcrypt comparison at a time, off the actor.
+    private nonisolated func checkPINs() async {
+        for await check in pinChecks {
+            let matches = PINHashing.verify(check.pin, hash: check.hash)
+            await pinChecked(check, matches: matches)
+        }
+    }
+
+    private func pinChecked(_ check: PINCheck, matches: Bool) {
+        guard !stopped else { return }
+        pendingSignIns[check.station] = nil
+        guard let id = StationID(check.station) else { return }
+        let now = clock.now()
+        finishSignIn(id, request: check.request) { core in
+            core.signIn(station: check.station, member: check.member, pinMatches: matches, sessionID: UUID().uuidString.lowercased(), now: now)
+        }
+    }
+
+    private func finishSignIn(_ id: StationID, request: String, _ step: (inout HubCore) -> CommandOutcome) {
+        let result: Result<JSONValue, CommandError>
+        do {
+            result = try transact { core in
+                let outcome = step(&core)
+                return (value: outcome.result, actions: outcome.actions)
+            }.value
+        } catch {
+            logger.error("store write failed", metadata: ["station.id": "\(id)", "error": "\(error)"])
+            result = .failure(CommandError(.storageFailed, "the hub could not store the sign-in; try again"))
+        }
+        reschedule()
+        answerSignIn(id, request: request, result: result)
+    }
+
+    private func answerSignIn(_ id: StationID, request: String, result: Result<JSONValue, CommandError>) {
+        var answer = SignInResult(station: id, request: request)
+        switch result {
+        case .success: answer.member = core.signedInMember(at: id) ?? Self.member(in: result)
+        case .failure(let error): answer.error = SignInResult.Failure(code: error.code, message: error.message)
+        }
+        send(topic: core.topics.signInResult(id), payload: answer.payload, qos: .atLeastOnce, retain: false)
+    }
+
+    private static func member(in result: Result<JSONValue, CommandError>) -> MemberSummary? {
+        guard case .success(let data) = result, let m = data.objectValue?["member"] else { return nil }
+        return try? MemberSummary(json: m)
     }
 
     // MARK: - Executing actions

@@ -60,6 +60,7 @@ public final class HubStore: @unchecked Sendable {
         SQLiteMigration(
             version: 4, name: "events by time, for retention",
             sql: "CREATE INDEX events_at ON events(at_ms);"),
+        SQLiteMigration(version: 5, name: "money: members, sales, the ledger, prices, remembered requests", sql: HubStore.moneySchema),
     ]
 
     /// Opens the hub's database, creating and migrating it as needed. With `readOnly` it only
@@ -163,6 +164,10 @@ public final class HubStore: @unchecked Sendable {
                 case .deleteStation(let id): try db.run("DELETE FROM stations WHERE id = ?", [.text(id.value)])
                 case .saveSession(let s): try save(s)
                 case .saveEvent(let e): try save(e)
+                case .saveMember(let m): try save(m)
+                case .recordSale(let sale): try record(sale)
+                case .savePricing(let catalog, let by, let at): try savePricing(catalog, by: by, atWallMillis: at)
+                case .rememberRequest(let r): try remember(r)
                 case .publish: break
                 }
             }
@@ -222,18 +227,20 @@ public final class HubStore: @unchecked Sendable {
         try db.run(
             """
             INSERT INTO sessions (id, station, granted_ms, used_ms, anchor_wall_ms, anchor_mono_ns, anchor_boot, paused,
-                                  started_at_ms, warned, ended_at_ms, end_reason)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                  started_at_ms, warned, ended_at_ms, end_reason, billing)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT(id) DO UPDATE SET station = excluded.station, granted_ms = excluded.granted_ms,
                 used_ms = excluded.used_ms, anchor_wall_ms = excluded.anchor_wall_ms,
                 anchor_mono_ns = excluded.anchor_mono_ns, anchor_boot = excluded.anchor_boot, paused = excluded.paused,
-                warned = excluded.warned, ended_at_ms = excluded.ended_at_ms, end_reason = excluded.end_reason
+                warned = excluded.warned, ended_at_ms = excluded.ended_at_ms, end_reason = excluded.end_reason,
+                billing = excluded.billing
             """,
             [
                 .text(s.id), .text(s.station.value), .integer(s.grantedMillis), .integer(s.usedMillisAtAnchor),
                 .integer(s.anchor.wallMillis), .integer(s.anchor.monoNanos), .text(s.anchor.bootID), SQLiteValue(s.paused),
                 .integer(s.startedAtWallMillis), .text(s.warnedThresholds.map(String.init).joined(separator: ",")),
                 SQLiteValue(s.endedAtWallMillis), SQLiteValue(s.endReason?.rawValue),
+                SQLiteValue(s.billing.map { String(decoding: JSONCoding.encode(StoreRows.billingJSON($0)), as: UTF8.self) }),
             ])
     }
 
@@ -263,6 +270,9 @@ public struct StoreCheckReport: Sendable, Equatable {
     public var sessions = 0
     public var runningSessions = 0
     public var events = 0
+    public var members = 0
+    public var sales = 0
+    public var ledgerEntries = 0
 
     public var isClean: Bool { problems.isEmpty && damagedRows.isEmpty }
 
@@ -340,6 +350,7 @@ extension HubStore {
         } catch {
             report.problems.append("cannot read events: \(Self.plain(error))")
         }
+        if tables.contains("ledger") { checkMoney(into: &report, pageSize: pageSize) }
         return report
     }
 
@@ -641,11 +652,18 @@ enum StoreRows {
         // Only running sessions are ever loaded (their end_reason is NULL); an ended one read for
         // a tool keeps a reason this version does not know as none.
         let reason = r.optionalText("end_reason").flatMap(EndReason.init(rawValue:))
+        var billing: SessionBilling?
+        if r.row.hasColumn("billing"), let text = r.optionalText("billing") {
+            switch StoreRows.billing(text) {
+            case .success(let b): billing = b
+            case .failure(let problem): r.problem(problem.text)
+            }
+        }
         guard r.problems.isEmpty, let station else { return nil }
         return SessionRecord(
             id: id, station: station, grantedMillis: granted, usedMillisAtAnchor: used,
             anchor: Timestamp(wallMillis: wall, monoNanos: mono, bootID: boot), paused: paused, startedAtWallMillis: started,
-            warnedThresholds: warned, endedAtWallMillis: ended, endReason: reason)
+            warnedThresholds: warned, endedAtWallMillis: ended, endReason: reason, billing: billing)
     }
 
     static func session(_ row: SQLiteRow) -> Result<SessionRecord, DamagedRow> {

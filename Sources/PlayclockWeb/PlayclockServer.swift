@@ -39,7 +39,8 @@ public enum PlayclockServer {
         let client = try buildMQTTClient(config, topics: topics, logger: logger)
         let hub = try Hub(
             topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
-            clock: SystemClock(), logger: logger, access: config.access, metrics: metrics, retention: config.events)
+            clock: SystemClock(), logger: logger, access: config.access, metrics: metrics, retention: config.events,
+            pricing: config.pricing)
 
         // In start order; stopped in reverse.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

@@ -39,6 +39,8 @@ func stationOf(_ action: HubAction) -> StationID? {
     case .saveSession(let s): return s.station
     case .saveStation(let s): return s.id
     case .deleteStation(let id): return id
+    case .recordSale(let sale): return sale.station
+    case .saveMember, .savePricing, .rememberRequest: return nil
     case .publish(let o):
         let levels = o.topic.split(separator: "/").map(String.init)
         if levels.count >= 3, levels[0] == testTopics.root, levels[1] == "stations" { return StationID(levels[2]) }

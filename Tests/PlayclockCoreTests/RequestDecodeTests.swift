@@ -64,6 +64,14 @@ struct RequestDecodeTests {
             "plug/power": #"{"station":"X","on":true}"#,
             "station/logout": #"{"station":"X"}"#, "station/shutdown": #"{"station":"X"}"#, "station/restart": #"{"station":"X"}"#,
             "station/message": #"{"station":"X","text":"hi"}"#,
+            "pricing/get": "", "price/quote": #"{"station":"X","minutes":60}"#,
+            "rate/set": #"{"plan":{"id":"std","name":"Standard","per_hour":300,"step_s":60}}"#, "rate/remove": #"{"plan":"std"}"#,
+            "package/set": #"{"package":{"id":"p3","name":"3 h","price":800,"minutes":180}}"#, "package/remove": #"{"package":"p3"}"#,
+            "tier/set": #"{"tier":{"id":"gold","name":"Gold","discount_percent":10}}"#, "tier/remove": #"{"tier":"gold"}"#,
+            "member/add": #"{"member":"m1","name":"Ann"}"#, "member/get": #"{"member":"m1"}"#, "member/find": #"{"query":"an"}"#,
+            "member/update": #"{"member":"m1","name":"Anne"}"#, "member/topup": #"{"member":"m1","amount":1000,"method":"cash"}"#,
+            "member/set-pin": #"{"member":"m1","pin":"1234"}"#, "member/disable": #"{"member":"m1"}"#,
+            "sale/refund": #"{"sale":1,"reason":"wrong station"}"#, "sale/void": #"{"sale":1,"reason":"typo"}"#,
         ]
         #expect(Set(bodies.keys) == Set(Command.verbs))
         for verb in Command.verbs {

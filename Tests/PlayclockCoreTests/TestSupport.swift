@@ -63,6 +63,9 @@ struct FakeStore {
     var stations: [StationID: Station] = [:]
     var sessions: [String: SessionRecord] = [:]
     var events: [HubEvent] = []
+    var members: [String: MemberAccount] = [:]
+    var sales: [SaleRecord] = []
+    var pricing: [PricingCatalog] = []
 
     mutating func apply(_ actions: [HubAction]) {
         for action in actions {
@@ -71,6 +74,10 @@ struct FakeStore {
             case .deleteStation(let id): stations[id] = nil
             case .saveSession(let s): sessions[s.id] = s
             case .saveEvent(let e): events.append(e)
+            case .saveMember(let m): members[m.id] = m
+            case .recordSale(let sale): sales.append(sale)
+            case .savePricing(let c, _, _): pricing.append(c)
+            case .rememberRequest: break
             case .publish: break
             }
         }

@@ -3,10 +3,12 @@
 public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     /// Sees the floor (wall boards, read-only dashboards).
     case viewer
-    /// Runs sessions at the counter: start, extend, pause, resume, stop.
+    /// Runs sessions at the counter: start, extend, pause, resume, stop; quotes prices, sells time
+    /// and packages, adds members, tops them up and sets their PINs.
     case cashier
     /// Everything: also transfers sessions, edits stations, plugs and maintenance, powers plugs by hand,
-    /// and sends orders to PCs (log out, shut down, restart, a message).
+    /// sends orders to PCs (log out, shut down, restart, a message), edits prices, updates and
+    /// disables members, refunds and voids sales.
     case manager
 
     public func permits(_ command: Command) -> Bool {
@@ -18,12 +20,14 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     /// Who may send what: the one table, also behind what the dashboard offers each account.
     public static func required(for verb: Verb) -> StaffRole {
         switch verb {
-        case .stationList, .stationGet:
+        case .stationList, .stationGet, .pricingGet:
             return .viewer
-        case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop:
+        case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop, .priceQuote, .memberAdd, .memberGet,
+            .memberFind, .memberTopup, .memberSetPIN:
             return .cashier
         case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance, .plugPower,
-            .stationLogout, .stationShutdown, .stationRestart, .stationMessage:
+            .stationLogout, .stationShutdown, .stationRestart, .stationMessage, .rateSet, .rateRemove, .packageSet, .packageRemove,
+            .tierSet, .tierRemove, .memberUpdate, .memberDisable, .saleRefund, .saleVoid:
             return .manager
         }
     }

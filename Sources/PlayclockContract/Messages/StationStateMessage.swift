@@ -24,25 +24,45 @@ public struct StationStateMessage: ContractMessage {
         public var remainingSeconds: Int64
         public var grantedSeconds: Int64
         public var paused: Bool
+        /// How it is paid: `prepaid` (sold at the desk), `balance` (a member's balance, charged at
+        /// the end), `later` (charged at the end, paid at the counter); nil: no money involved.
+        /// Only present in the JSON when set.
+        public var billing: String?
+        /// The member whose balance pays, for `balance`.
+        public var member: MemberSummary?
 
-        public init(id: String, startedAt: String, endsAt: String?, remainingSeconds: Int64, grantedSeconds: Int64, paused: Bool) {
+        public init(
+            id: String, startedAt: String, endsAt: String?, remainingSeconds: Int64, grantedSeconds: Int64, paused: Bool,
+            billing: String? = nil, member: MemberSummary? = nil
+        ) {
             self.id = id
             self.startedAt = startedAt
             self.endsAt = endsAt
             self.remainingSeconds = remainingSeconds
             self.grantedSeconds = grantedSeconds
             self.paused = paused
+            self.billing = billing
+            self.member = member
         }
 
         var json: JSONValue {
-            ["id": .string(id), "started_at": .string(startedAt), "ends_at": JSONValue(endsAt), "remaining_s": .int(remainingSeconds),
-             "granted_s": .int(grantedSeconds), "paused": .bool(paused)]
+            var body: [String: JSONValue] = [
+                "id": .string(id), "started_at": .string(startedAt), "ends_at": JSONValue(endsAt), "remaining_s": .int(remainingSeconds),
+                "granted_s": .int(grantedSeconds), "paused": .bool(paused),
+            ]
+            if let billing { body["billing"] = .string(billing) }
+            if let member { body["member"] = member.json }
+            return .object(body)
         }
 
         init(json: JSONValue) throws(MessageDecodingError) {
             let f = try Fields(json, "\"session\"")
+            let member = try f.object["member"].flatMap { $0 == .null ? nil : $0 }.map { v throws(MessageDecodingError) in
+                try MemberSummary(json: v)
+            }
             self.init(id: try f.string("id"), startedAt: try f.string("started_at"), endsAt: try f.optionalString("ends_at"),
-                      remainingSeconds: try f.int("remaining_s"), grantedSeconds: try f.int("granted_s"), paused: try f.bool("paused"))
+                      remainingSeconds: try f.int("remaining_s"), grantedSeconds: try f.int("granted_s"), paused: try f.bool("paused"),
+                      billing: try f.optionalString("billing"), member: member)
         }
     }
 

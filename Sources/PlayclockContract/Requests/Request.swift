@@ -64,8 +64,14 @@ public struct Request: Sendable, Equatable {
                 throw CommandError(.invalidRequest, "\"enabled\" must be true or false")
             }
             return .stationMaintenance(id, enabled: enabled)
-        case .sessionStart: return .sessionStart(try station(body, "station"), seconds: try duration(body, limits))
-        case .sessionExtend: return .sessionExtend(try station(body, "station"), seconds: try duration(body, limits))
+        case .sessionStart: return try sessionStart(body, limits)
+        case .sessionExtend:
+            let id = try station(body, "station")
+            if body["payment"] == nil && body["package"] == nil {
+                return .sessionExtend(id, seconds: try duration(body, limits))
+            }
+            let item = try MoneyRequests.timeItem(body, limits: limits) { () throws(CommandError) in try duration(body, limits) }
+            return .sessionExtendPaid(id, item, try MoneyRequests.salePayment(body["payment"]))
         case .sessionPause: return .sessionPause(try station(body, "station"))
         case .sessionResume: return .sessionResume(try station(body, "station"))
         case .sessionStop: return .sessionStop(try station(body, "station"))
@@ -88,7 +94,96 @@ public struct Request: Sendable, Equatable {
                     "\"text\" must be a string of 1-\(OrderText.maxLength) characters (leading and trailing spaces are trimmed) without control characters other than line breaks (\\n)")
             }
             return .stationOrder(id, action: .message, text: text)
+        case .pricingGet: return .pricingGet
+        case .priceQuote:
+            let id = try station(body, "station")
+            let item = try MoneyRequests.timeItem(body, limits: limits) { () throws(CommandError) in try duration(body, limits) }
+            let member = body["member"].flatMap { $0 == .null ? nil : $0 } == nil ? nil : try MoneyRequests.memberID(body)
+            return .priceQuote(id, item, member: member)
+        case .rateSet: return .rateSet(try RatePlan.parse(try MoneyRequests.object(body, "plan"), path: "plan"))
+        case .rateRemove: return .rateRemove(try MoneyRequests.catalogID(body, "plan"))
+        case .packageSet: return .packageSet(try PricePackage.parse(try MoneyRequests.object(body, "package"), path: "package"))
+        case .packageRemove: return .packageRemove(try MoneyRequests.catalogID(body, "package"))
+        case .tierSet: return .tierSet(try MemberTier.parse(try MoneyRequests.object(body, "tier"), path: "tier"))
+        case .tierRemove: return .tierRemove(try MoneyRequests.catalogID(body, "tier"))
+        case .memberAdd:
+            let id = try MoneyRequests.memberID(body)
+            let name = try MoneyRequests.text(body, "name", maxLength: MoneyLimits.maxNameLength, required: true) ?? id
+            let contact = try MoneyRequests.text(body, "contact", maxLength: MoneyLimits.maxContactLength, required: false)
+            let tier = body["tier"].flatMap { $0 == .null ? nil : $0 } == nil ? nil : try MoneyRequests.catalogID(body, "tier")
+            let pin = try body["pin"].flatMap { $0 == .null ? nil : $0 }.map { v throws(CommandError) in try MoneyRequests.pin(v) }
+            return .memberAdd(NewMember(id: id, name: name, contact: contact, tier: tier, pin: pin))
+        case .memberGet: return .memberGet(try MoneyRequests.memberID(body))
+        case .memberFind:
+            guard let raw = body["query"]?.stringValue, let query = DisplayText.normalized(raw, maxLength: 64) else {
+                throw CommandError(.invalidRequest, "\"query\" must be a string of 1-64 characters (part of a member's id or name)")
+            }
+            var limit = 20
+            if let l = body["limit"] {
+                guard case .int(let n) = l, n >= 1, n <= Int64(MoneyLimits.maxFindResults) else {
+                    throw CommandError(.invalidRequest, "\"limit\" must be a whole number from 1 to \(MoneyLimits.maxFindResults)")
+                }
+                limit = Int(n)
+            }
+            return .memberFind(query: query, limit: limit)
+        case .memberUpdate:
+            let id = try MoneyRequests.memberID(body)
+            let name = try MoneyRequests.text(body, "name", maxLength: MoneyLimits.maxNameLength, required: false)
+            let contact = try fieldUpdate(body["contact"]) { v throws(CommandError) in
+                try MoneyRequests.text(["contact": v], "contact", maxLength: MoneyLimits.maxContactLength, required: true) ?? ""
+            }
+            let tier = try fieldUpdate(body["tier"]) { v throws(CommandError) in try MoneyRequests.catalogID(["tier": v], "tier") }
+            return .memberUpdate(id, name: name, contact: contact, tier: tier)
+        case .memberTopup:
+            return .memberTopup(
+                try MoneyRequests.memberID(body), amount: try MoneyRequests.amount(body), tender: try MoneyRequests.tender(body["method"]))
+        case .memberSetPIN:
+            guard let pin = body["pin"] else { throw CommandError(.invalidRequest, "\"pin\" is required") }
+            return .memberSetPIN(try MoneyRequests.memberID(body), pin: try MoneyRequests.pin(pin))
+        case .memberDisable:
+            let id = try MoneyRequests.memberID(body)
+            var disabled = true
+            if let d = body["disabled"] {
+                guard let b = d.boolValue else { throw CommandError(.invalidRequest, "\"disabled\" must be true or false") }
+                disabled = b
+            }
+            return .memberDisable(id, disabled: disabled)
+        case .saleRefund:
+            let sale = try MoneyRequests.saleID(body)
+            let amount = body["amount"] == nil ? nil : try MoneyRequests.amount(body)
+            let reason = try MoneyRequests.text(body, "reason", maxLength: MoneyLimits.maxReasonLength, required: true) ?? ""
+            return .saleRefund(sale: sale, amount: amount, reason: reason)
+        case .saleVoid:
+            let sale = try MoneyRequests.saleID(body)
+            let reason = try MoneyRequests.text(body, "reason", maxLength: MoneyLimits.maxReasonLength, required: true) ?? ""
+            return .saleVoid(sale: sale, reason: reason)
         }
+    }
+
+    /// `session/start`: without money as before (`minutes`/`seconds`); sold at the desk
+    /// (`minutes`/`seconds` or `package`, and `payment`); on a member's balance (`member`); or
+    /// paid later (`"payment": {"method": "later"}`).
+    private static func sessionStart(_ body: [String: JSONValue], _ limits: RequestLimits) throws(CommandError) -> Command {
+        let id = try station(body, "station")
+        let payment = body["payment"]
+        if let member = body["member"], member != .null {
+            guard payment == nil, body["package"] == nil, body["minutes"] == nil, body["seconds"] == nil else {
+                throw CommandError(.invalidRequest,
+                    "\"member\" starts a session billed to the member's balance as it is used, with no minutes, package or payment; to sell a fixed time paid from the account, send \"payment\": {\"method\": \"account\", \"member\": \"<id>\"}")
+            }
+            return .sessionStartPaid(id, .balance(member: try MoneyRequests.memberID(body)))
+        }
+        if let payment, payment.objectValue?["method"]?.stringValue == "later" {
+            guard payment.objectValue?.count == 1, body["package"] == nil, body["minutes"] == nil, body["seconds"] == nil else {
+                throw CommandError(.invalidRequest, "a pay-later session takes no minutes or package: it runs up to the plan's limit and is charged when it ends")
+            }
+            return .sessionStartPaid(id, .later)
+        }
+        if payment == nil && body["package"] == nil {
+            return .sessionStart(id, seconds: try duration(body, limits))
+        }
+        let item = try MoneyRequests.timeItem(body, limits: limits) { () throws(CommandError) in try duration(body, limits) }
+        return .sessionStartPaid(id, .desk(item, try MoneyRequests.salePayment(payment)))
     }
 
     private static func station(_ body: [String: JSONValue], _ key: String) throws(CommandError) -> StationID {
@@ -101,7 +196,7 @@ public struct Request: Sendable, Equatable {
     }
 
     /// An optional field of `station/update`: absent keeps it, `null` removes it, anything else is parsed.
-    private static func fieldUpdate<Value>(
+    static func fieldUpdate<Value>(
         _ value: JSONValue?, _ parse: (JSONValue) throws(CommandError) -> Value
     ) throws(CommandError) -> Command.FieldUpdate<Value> {
         switch value {

@@ -9,6 +9,15 @@ public enum Verb: String, Sendable, CaseIterable {
     /// One-off orders to a PC's agent (`ControlMessage.order`).
     case stationLogout = "station/logout", stationShutdown = "station/shutdown", stationRestart = "station/restart"
     case stationMessage = "station/message"
+    /// Prices: read them, quote a price, and (managers) edit plans, packages and tiers.
+    case pricingGet = "pricing/get", priceQuote = "price/quote"
+    case rateSet = "rate/set", rateRemove = "rate/remove", packageSet = "package/set", packageRemove = "package/remove"
+    case tierSet = "tier/set", tierRemove = "tier/remove"
+    /// Members and their balances.
+    case memberAdd = "member/add", memberGet = "member/get", memberFind = "member/find", memberUpdate = "member/update"
+    case memberTopup = "member/topup", memberSetPIN = "member/set-pin", memberDisable = "member/disable"
+    /// Money given back: part of a sale (`sale/refund`), or a sale made by mistake, whole (`sale/void`).
+    case saleRefund = "sale/refund", saleVoid = "sale/void"
 }
 
 extension Verb {
@@ -22,3 +31,4 @@ extension Verb {
         }
     }
 }
+

@@ -7,6 +7,14 @@ public enum HubAction: Sendable, Equatable {
     case deleteStation(StationID)
     case saveSession(SessionRecord)
     case saveEvent(HubEvent)
+    /// A member's account as it is now (its cached balance moves only with `recordSale`).
+    case saveMember(MemberAccount)
+    /// A sale, refund or void with its ledger entries: appended, never changed.
+    case recordSale(SaleRecord)
+    /// The prices as they are now (kept as a new version; the old ones stay for the record).
+    case savePricing(PricingCatalog, by: String?, atWallMillis: Int64)
+    /// A money request's answer, kept under its `transaction` id so a retry gets it again.
+    case rememberRequest(RememberedRequest)
     case publish(Outbound)
 
     public var isStoreWrite: Bool {
@@ -38,4 +46,25 @@ public struct Outbound: Sendable, Equatable {
 public struct CommandOutcome: Sendable {
     public var result: Result<JSONValue, CommandError>
     public var actions: [HubAction]
+}
+
+/// A money request answered once, kept so that a retry with the same `transaction` id is
+/// answered the same way and changes nothing.
+public struct RememberedRequest: Sendable, Equatable {
+    /// `<account>` or `-` for the shared request topic, then the transaction id.
+    public var key: String
+    public var verb: String
+    /// The request body without `transaction`, as canonical JSON: a retry must match it.
+    public var body: String
+    /// The response as first published.
+    public var response: [UInt8]
+    public var atWallMillis: Int64
+
+    public init(key: String, verb: String, body: String, response: [UInt8], atWallMillis: Int64) {
+        self.key = key
+        self.verb = verb
+        self.body = body
+        self.response = response
+        self.atWallMillis = atWallMillis
+    }
 }

@@ -37,6 +37,12 @@ public struct HubPolicy: Sendable, Equatable {
     /// and negative or non-finite ones, are ignored as implausible and never raise an alarm.
     public var plugMaxWatts: Double = 4000
 
+    /// How long after a sale a manager may still void it (`sale/void`).
+    public var voidWindowSeconds: Int64 = 15 * 60
+    /// Wrong PINs in a row after which a member cannot sign in at a station for `pinLockSeconds`.
+    public var pinMaxAttempts: Int = 5
+    public var pinLockSeconds: Int64 = 15 * 60
+
     public init() {}
 
     public var offlineAfterNanos: Int64 { heartbeatIntervalSeconds * missedHeartbeats * 1_000_000_000 }

@@ -17,12 +17,15 @@ public struct SessionRecord: Sendable, Equatable {
     public var warnedThresholds: [Int64]
     public var endedAtWallMillis: Int64?
     public var endReason: EndReason?
+    /// How the session is paid for; nil: no money involved (time given by staff).
+    public var billing: SessionBilling?
 
     public init(
         id: String, station: StationID, grantedMillis: Int64, usedMillisAtAnchor: Int64, anchor: Timestamp,
         paused: Bool, startedAtWallMillis: Int64, warnedThresholds: [Int64] = [], endedAtWallMillis: Int64? = nil,
-        endReason: EndReason? = nil
+        endReason: EndReason? = nil, billing: SessionBilling? = nil
     ) {
+        self.billing = billing
         self.id = id
         self.station = station
         self.grantedMillis = grantedMillis

@@ -34,7 +34,8 @@ extension HubCore {
         let session = entry.session.map { s in
             StationStateMessage.Session(
                 id: s.id, startedAt: ISO8601.string(fromMillis: s.startedAtWallMillis), endsAt: endsAt(s, now: now),
-                remainingSeconds: seconds(s.remainingMillis(at: now)), grantedSeconds: seconds(s.grantedMillis), paused: s.paused)
+                remainingSeconds: seconds(s.remainingMillis(at: now)), grantedSeconds: seconds(s.grantedMillis), paused: s.paused,
+                billing: s.billing?.modeName, member: payingMember(s))
         }
         return StationStateMessage(
             station: entry.station.id, name: entry.station.name, kind: entry.station.kind, zone: entry.station.zone,
@@ -93,7 +94,13 @@ extension HubCore {
 
     func grant(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> ControlMessage.Grant {
         ControlMessage.Grant(station: id, session: session.id, endsAt: endsAt(session, now: now),
-                             remainingSeconds: seconds(session.remainingMillis(at: now)), sentAt: ISO8601.string(fromMillis: now.wallMillis))
+                             remainingSeconds: seconds(session.remainingMillis(at: now)), sentAt: ISO8601.string(fromMillis: now.wallMillis),
+                             member: payingMember(session))
+    }
+
+    /// The member whose balance pays for the session, as stations show them.
+    func payingMember(_ session: SessionRecord) -> MemberSummary? {
+        session.billing?.member.flatMap { money[member: $0] }.map(memberSummary)
     }
 
     func unlock(_ id: StationID, _ session: SessionRecord, now: Timestamp) -> ControlMessage {

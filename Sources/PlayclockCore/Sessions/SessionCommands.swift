@@ -3,18 +3,29 @@ import PlayclockContract
 /// Staff commands on sessions: start, extend, pause, resume, stop, transfer.
 extension HubCore {
     mutating func startSession(_ id: StationID, seconds secs: Int64, sessionID: String, now: Timestamp) throws(CommandError) -> (JSONValue, [HubAction]) {
+        try startSession(id, millis: secs * 1000, sessionID: sessionID, now: now, billing: nil)
+    }
+
+    /// Starts a session of `granted` milliseconds, paid for as `billing` says (nil: no money).
+    mutating func startSession(
+        _ id: StationID, millis granted: Int64, sessionID: String, now: Timestamp, billing: SessionBilling?
+    ) throws(CommandError) -> (JSONValue, [HubAction]) {
         var entry = try entry(id)
         if let session = entry.session { throw busy(id, session) }
         guard !entry.station.maintenance else { throw CommandError(.maintenance, "station \(id) is in maintenance") }
-        let granted = secs * 1000
         let session = SessionRecord(
             id: sessionID, station: id, grantedMillis: granted, usedMillisAtAnchor: 0, anchor: now, paused: false,
-            startedAtWallMillis: now.wallMillis, warnedThresholds: prePassed(remaining: granted))
+            startedAtWallMillis: now.wallMillis, warnedThresholds: prePassed(remaining: granted), billing: billing)
         let releasedHold = receive(session, on: &entry, now: now)
         entries[id] = entry
+        var data: [String: JSONValue] = ["granted_s": .int(seconds(granted))]
+        if let billing {
+            data["billing"] = .string(billing.modeName)
+            if let m = billing.member { data["member"] = .string(m) }
+        }
         return (stateJSON(entry, now: now), (releasedHold ? [.saveStation(entry.station)] : []) + [
             .saveSession(session),
-            event(.sessionStarted, station: id, session: session.id, data: ["granted_s": .int(secs)], now: now),
+            event(.sessionStarted, station: id, session: session.id, data: .object(data), now: now),
         ] + unlocking(id, session, now: now) + [
             publishCountdown(entry, now: now),
             publishState(entry, now: now),
@@ -22,14 +33,20 @@ extension HubCore {
     }
 
     mutating func extendSession(_ id: StationID, seconds secs: Int64, now: Timestamp) throws(CommandError) -> (JSONValue, [HubAction]) {
+        if let session = try entry(id).session { try requireDeskExtendable(session, id) }
+        return try extendSession(id, millis: secs * 1000, now: now)
+    }
+
+    mutating func extendSession(_ id: StationID, millis added: Int64, now: Timestamp) throws(CommandError) -> (JSONValue, [HubAction]) {
+        let secs = seconds(added)
         var entry = try entry(id)
         guard var session = entry.session else { throw .noSession(id) }
         session.reanchor(at: now)
-        let remaining = session.remainingMillis(at: now) + secs * 1000
+        let remaining = session.remainingMillis(at: now) + added
         guard remaining <= policy.maxSessionSeconds * 1000 else {
             throw CommandError(.invalidDuration, "the session would have more than \(policy.maxSessionSeconds) seconds left")
         }
-        session.grantedMillis += secs * 1000
+        session.grantedMillis += added
         session.warnedThresholds = prePassed(remaining: remaining)
         entry.hold(session, nextCountdownMonoNanos: nextCountdown(of: session, after: now))
         entries[id] = entry
@@ -51,6 +68,7 @@ extension HubCore {
         guard !session.paused else { throw CommandError(.sessionPaused, "the session on \(id) is already paused") }
         session.reanchor(at: now)
         session.paused = true
+        session.billing?.closeRun(used: session.usedMillisAtAnchor)
         entry.occupancy = .paused(session)
         entries[id] = entry
         return (stateJSON(entry, now: now), [
@@ -69,9 +87,13 @@ extension HubCore {
         guard session.paused else { throw CommandError(.sessionNotPaused, "the session on \(id) is not paused") }
         session.paused = false
         session.anchor = now
+        if session.billing?.plan != nil { session.billing?.openRun(atWallMillis: now.wallMillis, used: session.usedMillisAtAnchor) }
         entry.occupancy = .running(session, nextCountdownMonoNanos: nextCountdown(of: session, after: now))
         entries[id] = entry
-        return (stateJSON(entry, now: now), [
+        // Prices may differ now: a balance session's time is worked out again from here.
+        let regranted = regrant(station: id, now: now)
+        if let current = entries[id], let s = current.session { entry = current; session = s }
+        return (stateJSON(entry, now: now), regranted.filter(\.isStoreWrite) + [
             .saveSession(session),
             event(.sessionResumed, station: id, session: session.id,
                   data: ["remaining_s": .int(seconds(session.remainingMillis(at: now)))], now: now),
@@ -81,16 +103,17 @@ extension HubCore {
         ])
     }
 
-    mutating func stopSession(_ id: StationID, now: Timestamp) throws(CommandError) -> (JSONValue, [HubAction]) {
+    mutating func stopSession(_ id: StationID, now: Timestamp, actor: String? = nil) throws(CommandError) -> (JSONValue, [HubAction]) {
         var entry = try entry(id)
         guard var session = entry.session else { throw .noSession(id) }
         session.reanchor(at: now)
         session.endedAtWallMillis = now.wallMillis
         session.endReason = .stopped
+        let charge = settle(&session, station: id, now: now, actor: actor)
         entry.occupancy = .idle
         let left = sessionLeft(&entry, session: session, now: now)
         entries[id] = entry
-        return (stateJSON(entry, now: now), left + [
+        return (stateJSON(entry, now: now), left + charge + [
             .saveSession(session),
             event(.sessionStopped, station: id, session: session.id,
                   data: ["used_s": .int(seconds(session.usedMillisAtAnchor)),

@@ -20,6 +20,7 @@ extension HubCore {
             session.reanchor(at: now)
             session.endedAtWallMillis = now.wallMillis
             session.endReason = .expired
+            actions += settle(&session, station: id, now: now, actor: nil)
             entry.occupancy = .expired(session: session.id, untilMonoNanos: now.monoNanos + policy.expiredHoldSeconds * 1_000_000_000)
             actions.append(.saveSession(session))
             actions.append(event(.sessionExpired, station: id, session: session.id,
