@@ -5,6 +5,7 @@
 // (Debian: libx11-dev libxrandr-dev libxft-dev libxext-dev).
 #include <X11/Xlib.h>
 #include <X11/Xutil.h>
+#include <X11/keysym.h>
 #include <X11/Xatom.h>
 #include <X11/extensions/Xrandr.h>
 #include <X11/extensions/shape.h>

@@ -58,7 +58,7 @@ public struct AgentConfiguration: Sendable, Equatable {
     public static let keys: Set<String> = [
         "broker", "station", "station_name", "venue_name", "topic_root", "username", "password_file", "tls_ca_file",
         "lease_file", "heartbeat_interval_s", "warn_thresholds_s", "orange_below_s", "red_below_s", "notice_s",
-        "message_s", "logout_on_lock", "session_command", "commands", "texts",
+        "message_s", "logout_on_lock", "sign_in", "session_command", "commands", "texts",
     ]
 
     /// Largest config file read.
@@ -123,6 +123,10 @@ public struct AgentConfiguration: Sendable, Equatable {
         if let v = o["logout_on_lock"] {
             guard let b = v.boolValue else { throw AgentConfigurationError("\"logout_on_lock\" must be true or false") }
             c.policy.logoutOnLock = b
+        }
+        if let v = o["sign_in"] {
+            guard let b = v.boolValue else { throw AgentConfigurationError("\"sign_in\" must be true or false") }
+            c.policy.signInEnabled = b
         }
         c.sessionCommand = try r.argv("session_command")
         if let commands = o["commands"] {

@@ -14,6 +14,8 @@ public enum AgentEvent: Sendable, Equatable {
     case tamper(TamperReason)
     /// An order the runtime was asked to carry out finished: nil failure means done.
     case orderFinished(ControlMessage.Order, failure: String?)
+    /// The customer typed on the lock screen or pressed the sign-out button.
+    case input(AgentInput)
 }
 
 /// What the runtime must do.
@@ -64,6 +66,45 @@ public struct AgentCore: Sendable {
         var deadlineMonoNanos: Int64
         /// Warning thresholds already shown (or skipped because the lease was shorter).
         var warned: Set<Int64>
+        /// The member whose balance pays, as the last unlock/extend/warn said (nil: the desk's).
+        var member: MemberSummary? = nil
+    }
+
+    /// The lock screen's sign-in form. The PIN is kept as bytes so that it can be overwritten
+    /// (not just dropped) once it is sent or given up.
+    struct SignInEntry: Equatable {
+        var member = ""
+        var pin: [UInt8] = []
+        var focus: SignInForm.Field = .member
+        var note: Note?
+        var blockedUntilMonoNanos: Int64?
+        /// The last key, result or timeout: a form left alone this long is cleared.
+        var lastActivityMonoNanos: Int64 = 0
+
+        var isBlank: Bool { member.isEmpty && pin.isEmpty && focus == .member && note == nil && blockedUntilMonoNanos == nil }
+
+        mutating func wipePIN() {
+            for i in pin.indices { pin[i] = 0 }
+            pin.removeAll()
+        }
+
+        /// Empties the form (the PIN overwritten first).
+        mutating func clear() {
+            wipePIN()
+            self = SignInEntry()
+        }
+    }
+
+    struct Note: Equatable {
+        var text: String
+        var tone: SignInForm.Tone
+    }
+
+    /// A sign-in or sign-out sent and not yet answered.
+    struct PendingRequest: Equatable {
+        var request: String
+        var signOut: Bool
+        var untilMonoNanos: Int64
     }
 
     enum Link: Equatable {
@@ -93,6 +134,12 @@ public struct AgentCore: Sendable {
     private var tamperReportedMono: [TamperReason: Int64] = [:]
     private var wallOffsetMillis: Int64?
     private var savedLease: LeaseRecord?
+    private var signInEntry = SignInEntry()
+    private var pendingRequest: PendingRequest?
+    /// Request ids are `<prefix>-<n>`: the runtime picks a fresh prefix per start, so ids never
+    /// repeat across restarts, and tests pick a fixed one.
+    private let requestPrefix: String
+    private var requestSeq: Int64 = 0
     /// Messages dropped as malformed, foreign or oversized (the runtime logs the count now and then).
     public private(set) var ignoredMessages: Int = 0
 
@@ -101,11 +148,21 @@ public struct AgentCore: Sendable {
     static let tamperWindowNanos: Int64 = 60_000_000_000
     static let maxTakenOrders = 64
     static let maxPendingReports = 16
+    /// How long a sign-in or sign-out waits for the hub's result.
+    static let signInAnswerNanos: Int64 = 10_000_000_000
+    /// How long the form stays blocked after `member_locked` or `too_many_attempts`.
+    static let signInLockoutNanos: Int64 = 30_000_000_000
+    /// A form left with something in it this long is cleared (the next customer sees a blank one).
+    static let signInIdleNanos: Int64 = 60_000_000_000
 
     /// Starts locked, unless `restored` is a lease of this station, this boot, not yet run out.
-    public init(settings: AgentSettings, bootID: String, restored: LeaseRestore, now: AgentTime) {
+    /// `requestPrefix` starts every sign-in request id (`<prefix>-1`, `<prefix>-2`, ...): the
+    /// runtime passes a random one per start; characters other than `A-Z a-z 0-9 _ -` are dropped.
+    public init(settings: AgentSettings, bootID: String, restored: LeaseRestore, now: AgentTime, requestPrefix: String = "signin") {
         self.settings = settings
         self.bootID = bootID
+        let prefix = String(requestPrefix.filter { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") }.prefix(40))
+        self.requestPrefix = prefix.isEmpty ? "signin" : prefix
         self.startedAtMono = now.monoNanos
         self.wallOffsetMillis = now.wallMillis - now.monoNanos / 1_000_000
         switch restored {
@@ -128,10 +185,13 @@ public struct AgentCore: Sendable {
 
     // MARK: - What the runtime asks
 
-    /// What to subscribe to: control (QoS 1), countdown (QoS 0) and the hub's status (QoS 1).
+    /// What to subscribe to: control (QoS 1), countdown (QoS 0), the hub's status (QoS 1) and,
+    /// with sign-in on, the sign-in results (QoS 1).
     public var subscriptions: [(filter: String, qos: Int)] {
-        [(settings.topics.control(settings.station), 1), (settings.topics.countdown(settings.station), 0),
-         (settings.topics.hubStatus, 1)]
+        var list = [(filter: settings.topics.control(settings.station), qos: 1), (settings.topics.countdown(settings.station), 0),
+                    (settings.topics.hubStatus, 1)]
+        if settings.policy.signInEnabled { list.append((settings.topics.signInResult(settings.station), 1)) }
+        return list
     }
 
     /// The will to register: `offline` on the agent topic, QoS 1, not retained.
@@ -169,6 +229,9 @@ public struct AgentCore: Sendable {
         if case .locked(.starting, _) = mode, !heardHub {
             consider(startedAtMono + settings.startupGraceSeconds * 1_000_000_000)
         }
+        consider(pendingRequest?.untilMonoNanos)
+        consider(signInEntry.blockedUntilMonoNanos)
+        if !signInEntry.isBlank { consider(signInEntry.lastActivityMonoNanos + Self.signInIdleNanos) }
         return next
     }
 
@@ -193,7 +256,8 @@ public struct AgentCore: Sendable {
             return .unlocked(Overlay(
                 stationName: settings.stationName, remainingSeconds: left, tone: tone,
                 notice: notice.flatMap { $0.untilMonoNanos > now.monoNanos ? $0.text : nil }, staffMessage: message,
-                hubReachable: hubReachable, offlineText: settings.policy.texts.overlayOffline))
+                hubReachable: hubReachable, offlineText: settings.policy.texts.overlayOffline,
+                member: lease.member.map(badge)))
         case .locked(let reason, _):
             var shown = reason
             let settled = heardHub || now.monoNanos - startedAtMono >= settings.startupGraceSeconds * 1_000_000_000
@@ -202,8 +266,49 @@ public struct AgentCore: Sendable {
             return .locked(LockScreen(
                 venueName: settings.venueName, stationName: settings.stationName, reason: shown,
                 headline: settings.policy.texts.headlines[shown] ?? shown.rawValue, detail: settings.policy.texts.details[shown],
-                staffMessage: message, hubReachable: hubReachable))
+                staffMessage: message, hubReachable: hubReachable, signIn: signInForm(reason, now: now)))
         }
+    }
+
+    /// The form a lock with `reason` shows, or nil when it offers none.
+    private func signInForm(_ reason: LockScreenReason, now: AgentTime) -> SignInForm? {
+        guard offersSignIn(reason) else { return nil }
+        let texts = settings.policy.texts
+        var note = signInEntry.note
+        if !hubReachable {
+            note = Note(text: texts.signInOffline, tone: .error)
+        } else if let pending = pendingRequest, !pending.signOut {
+            note = Note(text: texts.signInPending, tone: .progress)
+        }
+        return SignInForm(
+            title: texts.signInTitle, memberLabel: texts.signInMember, pinLabel: texts.signInPIN, member: signInEntry.member,
+            pinLength: signInEntry.pin.count, focus: signInEntry.focus, accepting: signInTakesKeys(now: now), note: note?.text,
+            tone: note?.tone ?? .info, hint: texts.signInHint)
+    }
+
+    /// Sign-in is offered on a lock a member could end by signing in: not while the station is
+    /// paused (a session is held on it) or in maintenance.
+    private func offersSignIn(_ reason: LockScreenReason) -> Bool {
+        settings.policy.signInEnabled && ![.paused, .maintenance, .configurationError].contains(reason)
+    }
+
+    /// Whether a key on the lock screen does anything now.
+    private func signInTakesKeys(now: AgentTime) -> Bool {
+        guard case .locked(let reason, _) = mode, offersSignIn(reason), hubReachable, pendingRequest == nil else { return false }
+        if let until = signInEntry.blockedUntilMonoNanos, until > now.monoNanos { return false }
+        return true
+    }
+
+    private func badge(_ member: MemberSummary) -> MemberBadge {
+        let texts = settings.policy.texts
+        var button: SignOutButton?
+        if settings.policy.signInEnabled {
+            let signingOut = pendingRequest?.signOut == true
+            button = SignOutButton(label: signingOut ? texts.signOutPending : texts.signOut, enabled: hubReachable && pendingRequest == nil)
+        }
+        return MemberBadge(
+            name: DisplayText.normalized(String(member.name.prefix(64)), maxLength: 64) ?? member.member,
+            balanceText: DisplayText.normalized(String(member.balanceText.prefix(32)), maxLength: 32) ?? "", signOut: button)
     }
 
     // MARK: - Events
@@ -221,6 +326,8 @@ public struct AgentCore: Sendable {
         case .disconnected:
             link = .down
             nextHeartbeatMono = nil
+            // No answer can come now; the form says the hub is unreachable instead.
+            if pendingRequest?.signOut == false { pendingRequest = nil }
         case .message(let topic, let payload, let retained):
             receive(topic: topic, payload: payload, retained: retained, now: now, into: &actions)
         case .tick:
@@ -232,6 +339,10 @@ public struct AgentCore: Sendable {
                 .orderFailed(command: order.command, action: order.action, detail: String($0.prefix(AgentReportMessage.maxDetailLength)))
             } ?? .orderDone(command: order.command, action: order.action)
             send(report, now: now, into: &actions)
+        case .input(.key(let key)):
+            type(key, now: now, into: &actions)
+        case .input(.signOut):
+            signOut(now: now, into: &actions)
         }
         advance(now: now, into: &actions)
         return actions
@@ -268,6 +379,15 @@ public struct AgentCore: Sendable {
             }
             heardHub = true
             rebase(on: countdown, now: now)
+        } else if topic == topics.signInResult(settings.station), settings.policy.signInEnabled {
+            guard let result = try? SignInResult(payload: payload), result.station == settings.station,
+                let pending = pendingRequest, pending.request == result.request
+            else {
+                ignoredMessages += 1
+                return
+            }
+            heardHub = true
+            take(result, of: pending, now: now)
         } else {
             ignoredMessages += 1
         }
@@ -324,7 +444,13 @@ public struct AgentCore: Sendable {
         // Extending re-arms the thresholds the new time is above.
         warned = warned.filter { $0 * 1000 >= leftMillis }.union(skippedThresholds(leftMillis: leftMillis))
         if extended { notice = nil }
-        mode = .unlocked(Lease(session: grant.session, deadlineMonoNanos: now.monoNanos + leftMillis * 1_000_000, warned: warned))
+        if isLocked {
+            // The session the sign-in asked for (or one the desk started): the form is done with.
+            if pendingRequest?.signOut == false { pendingRequest = nil }
+            signInEntry.clear()
+        }
+        mode = .unlocked(Lease(session: grant.session, deadlineMonoNanos: now.monoNanos + leftMillis * 1_000_000, warned: warned,
+                               member: grant.member))
     }
 
     /// The warning thresholds at or above the time left: never warned about (the hub skips them too).
@@ -350,6 +476,9 @@ public struct AgentCore: Sendable {
         mode = .locked(reason, session: session)
         notice = nil
         if wasUnlocked {
+            // A sign-out's answer is this lock; the next customer gets a blank form.
+            pendingRequest = nil
+            signInEntry.clear()
             nextHeartbeatMono = link == .down ? nil : now.monoNanos  // tell the hub at once
             if settings.policy.logoutOnLock, [.expired, .stopped, .transferred].contains(reason) {
                 actions.append(.endDesktopSession)
@@ -357,9 +486,139 @@ public struct AgentCore: Sendable {
         }
     }
 
+    // MARK: - Sign-in and sign-out
+
+    private mutating func type(_ key: AgentKey, now: AgentTime, into actions: inout [AgentAction]) {
+        guard signInTakesKeys(now: now) else { return }
+        signInEntry.lastActivityMonoNanos = now.monoNanos
+        switch key {
+        case .character(let c):
+            switch signInEntry.focus {
+            case .member:
+                guard Self.isMemberCharacter(c), signInEntry.member.count < SignInRequest.maxMemberLength else { return }
+                signInEntry.member.append(c)
+            case .pin:
+                guard let digit = c.asciiValue, digit >= 0x30, digit <= 0x39,
+                    signInEntry.pin.count < SignInRequest.pinLengths.upperBound
+                else { return }
+                signInEntry.pin.append(digit)
+            }
+            signInEntry.note = nil
+        case .backspace:
+            switch signInEntry.focus {
+            case .member:
+                guard !signInEntry.member.isEmpty else { return }
+                signInEntry.member.removeLast()
+            case .pin:
+                guard !signInEntry.pin.isEmpty else { return }
+                signInEntry.pin[signInEntry.pin.count - 1] = 0
+                signInEntry.pin.removeLast()
+            }
+            signInEntry.note = nil
+        case .tab:
+            signInEntry.focus = signInEntry.focus == .member ? .pin : .member
+        case .escape:
+            signInEntry.clear()
+        case .enter:
+            if signInEntry.focus == .member, !signInEntry.member.isEmpty, signInEntry.pin.isEmpty {
+                signInEntry.focus = .pin
+                return
+            }
+            submit(now: now, into: &actions)
+        }
+    }
+
+    private static func isMemberCharacter(_ c: Character) -> Bool {
+        guard let v = c.asciiValue else { return false }
+        return (v >= 0x30 && v <= 0x39) || (v >= 0x41 && v <= 0x5a) || (v >= 0x61 && v <= 0x7a) || v == 0x5f || v == 0x2d
+    }
+
+    /// Sends the one request for what is in the form, and forgets the PIN.
+    private mutating func submit(now: AgentTime, into actions: inout [AgentAction]) {
+        let pin = String(decoding: signInEntry.pin, as: UTF8.self)
+        guard MemberID.isValid(signInEntry.member), SignInRequest.isWellFormedPIN(pin) else {
+            signInEntry.note = Note(text: settings.policy.texts.signInIncomplete, tone: .error)
+            signInEntry.focus = MemberID.isValid(signInEntry.member) ? .pin : .member
+            return
+        }
+        let request = SignInRequest(station: settings.station, action: .signIn(member: signInEntry.member, pin: pin), request: nextRequestID())
+        actions.append(.publish(AgentPublication(topic: settings.topics.signIn(settings.station), payload: request.payload, qos: 1)))
+        signInEntry.wipePIN()
+        signInEntry.focus = .pin
+        signInEntry.note = nil
+        pendingRequest = PendingRequest(request: request.request, signOut: false, untilMonoNanos: now.monoNanos + Self.signInAnswerNanos)
+    }
+
+    private mutating func signOut(now: AgentTime, into actions: inout [AgentAction]) {
+        guard settings.policy.signInEnabled, case .unlocked(let lease) = mode, lease.member != nil, hubReachable, pendingRequest == nil
+        else { return }
+        let request = SignInRequest(station: settings.station, action: .signOut, request: nextRequestID())
+        actions.append(.publish(AgentPublication(topic: settings.topics.signIn(settings.station), payload: request.payload, qos: 1)))
+        pendingRequest = PendingRequest(request: request.request, signOut: true, untilMonoNanos: now.monoNanos + Self.signInAnswerNanos)
+    }
+
+    private mutating func nextRequestID() -> String {
+        requestSeq += 1
+        return "\(requestPrefix)-\(requestSeq)"
+    }
+
+    /// The hub's answer to the request the agent waits for.
+    private mutating func take(_ result: SignInResult, of pending: PendingRequest, now: AgentTime) {
+        pendingRequest = nil
+        let shown = result.error.map { error in
+            DisplayText.normalized(String(error.message.prefix(200)), maxLength: 200) ?? error.code
+        }
+        if pending.signOut {
+            // Done: the hub's `lock` follows on control. Refused: say why over the game.
+            if let shown {
+                notice = Timed(text: shown, untilMonoNanos: now.monoNanos + settings.policy.noticeSeconds * 1_000_000_000)
+            }
+            return
+        }
+        signInEntry.lastActivityMonoNanos = now.monoNanos
+        signInEntry.wipePIN()
+        if let error = result.error, let shown {
+            signInEntry.note = Note(text: shown, tone: .error)
+            signInEntry.focus = .pin
+            if [ErrorCode.memberLocked.rawValue, ErrorCode.tooManyAttempts.rawValue].contains(error.code) {
+                signInEntry.blockedUntilMonoNanos = now.monoNanos + Self.signInLockoutNanos
+            }
+        } else {
+            // The session itself comes as the hub's `unlock` on control.
+            signInEntry.member = ""
+            signInEntry.focus = .member
+            signInEntry.note = Note(text: settings.policy.texts.signInDone, tone: .info)
+        }
+    }
+
+    /// Timeouts of the form: no answer, the end of a lockout, a form left alone; and the PIN never
+    /// stays while the form cannot take it.
+    private mutating func advanceSignIn(now: AgentTime) {
+        if let pending = pendingRequest, now.monoNanos >= pending.untilMonoNanos {
+            pendingRequest = nil
+            let text = settings.policy.texts.signInNoAnswer
+            if pending.signOut {
+                notice = Timed(text: text, untilMonoNanos: now.monoNanos + settings.policy.noticeSeconds * 1_000_000_000)
+            } else {
+                signInEntry.note = Note(text: text, tone: .error)
+                signInEntry.lastActivityMonoNanos = now.monoNanos
+            }
+        }
+        if let until = signInEntry.blockedUntilMonoNanos, now.monoNanos >= until {
+            signInEntry.blockedUntilMonoNanos = nil
+            signInEntry.note = nil
+            signInEntry.lastActivityMonoNanos = now.monoNanos
+        }
+        if !signInEntry.isBlank, pendingRequest == nil, now.monoNanos - signInEntry.lastActivityMonoNanos >= Self.signInIdleNanos {
+            signInEntry.clear()
+        }
+        if !signInEntry.pin.isEmpty, !signInTakesKeys(now: now) { signInEntry.wipePIN() }
+    }
+
     // MARK: - Time
 
     private mutating func advance(now: AgentTime, into actions: inout [AgentAction]) {
+        advanceSignIn(now: now)
         if case .unlocked(var lease) = mode {
             let leftNanos = lease.deadlineMonoNanos - now.monoNanos
             if leftNanos <= 0 {

@@ -39,6 +39,9 @@ public struct AgentPolicy: Sendable, Equatable {
     public var messageSeconds: Int64 = 30
     /// End the desktop session whenever a session ends (expired, stopped, moved).
     public var logoutOnLock: Bool = false
+    /// Members may sign in at the lock screen (member id and PIN) and sign out during their
+    /// session. Off (`"sign_in": false`): no form, no sign-out button, no sign-in topic.
+    public var signInEnabled: Bool = true
     public var texts = AgentTexts()
 
     public init() {}
@@ -71,13 +74,31 @@ public struct AgentTexts: Sendable, Equatable {
     public var noticeMinutes: String = "{n} minutes left"
     public var noticeOneMinute: String = "1 minute left"
     public var noticeSeconds: String = "{n} seconds left"
+    /// The lock screen's sign-in form and the overlay's sign-out button.
+    public var signInTitle: String = "Member sign-in"
+    public var signInMember: String = "Member id"
+    public var signInPIN: String = "PIN"
+    public var signInHint: String = "Tab: next field - Enter: sign in - Esc: clear"
+    public var signInPending: String = "Signing in..."
+    public var signInNoAnswer: String = "No answer from the hub, try again"
+    public var signInOffline: String = "The hub is unreachable - sign-in is not available right now"
+    public var signInIncomplete: String = "Enter your member id and a PIN of 4 to 12 digits"
+    public var signInDone: String = "Signed in - your session is starting"
+    public var signOut: String = "Sign out"
+    public var signOutPending: String = "Signing out..."
 
     public init() {}
+
+    /// The config keys of the sign-in texts, in the order of the docs' table.
+    static let signInKeys: [String] = [
+        "sign_in_title", "sign_in_member", "sign_in_pin", "sign_in_hint", "sign_in_pending", "sign_in_no_answer",
+        "sign_in_offline", "sign_in_incomplete", "sign_in_done", "sign_out", "sign_out_pending",
+    ]
 
     /// The config file's keys for the texts (`texts` object), and what each sets.
     public static let keys: [String] =
         LockScreenReason.allCases.map(\.rawValue) + LockScreenReason.allCases.map { "\($0.rawValue)_detail" }
-        + ["overlay_offline", "notice_minutes", "notice_one_minute", "notice_seconds"]
+        + ["overlay_offline", "notice_minutes", "notice_one_minute", "notice_seconds"] + signInKeys
 
     /// Sets one text by its config key; false for an unknown key.
     public mutating func set(_ key: String, _ text: String) -> Bool {
@@ -91,6 +112,17 @@ public struct AgentTexts: Sendable, Equatable {
             case "notice_minutes": noticeMinutes = text
             case "notice_one_minute": noticeOneMinute = text
             case "notice_seconds": noticeSeconds = text
+            case "sign_in_title": signInTitle = text
+            case "sign_in_member": signInMember = text
+            case "sign_in_pin": signInPIN = text
+            case "sign_in_hint": signInHint = text
+            case "sign_in_pending": signInPending = text
+            case "sign_in_no_answer": signInNoAnswer = text
+            case "sign_in_offline": signInOffline = text
+            case "sign_in_incomplete": signInIncomplete = text
+            case "sign_in_done": signInDone = text
+            case "sign_out": signOut = text
+            case "sign_out_pending": signOutPending = text
             default: return false
             }
         }

@@ -28,8 +28,9 @@ public enum X11DisplayError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The agent's screen on X11: a fullscreen override-redirect lock window with keyboard and
-/// pointer grabs over every monitor, or a small click-through countdown overlay at the top-right
-/// of the primary monitor.
+/// pointer grabs over every monitor (the sign-in form on the monitor with the pointer), or a small
+/// click-through countdown overlay at the top-right of the primary monitor, with a clickable
+/// sign-out button under it during a member's session.
 ///
 /// Every Xlib call happens on one thread this object owns. `show` only stores the latest screen
 /// in a mailbox and wakes that thread through a pipe; the thread `poll`s on the X connection and
@@ -41,10 +42,13 @@ public final class X11Display: AgentDisplay {
 
     /// Opens `displayName` (nil: `$DISPLAY`) and starts the drawing thread. Nothing is shown until
     /// the first `show`. `onTamper` is called on the drawing thread, at most once per 10 s per reason;
-    /// `onConnectionLost` once, on the drawing thread, when the X connection dies.
+    /// `onConnectionLost` once, on the drawing thread, when the X connection dies; `onInput` on the
+    /// drawing thread for every key on the lock screen and every press of the sign-out button
+    /// (the core decides what they do; the display never logs them).
     public init(
         displayName: String?, onTamper: @escaping @Sendable (TamperReason) -> Void,
-        onConnectionLost: @escaping @Sendable () -> Void = {}, logger: Logger
+        onConnectionLost: @escaping @Sendable () -> Void = {}, onInput: @escaping @Sendable (AgentInput) -> Void = { _ in },
+        logger: Logger
     ) throws(X11DisplayError) {
         var fds: [Int32] = [-1, -1]
         guard pipe(&fds) == 0 else { throw .cannotStartThread(errno: errno) }
@@ -58,7 +62,7 @@ public final class X11Display: AgentDisplay {
         let body = ThreadBody {
             X11Session.run(
                 displayName: displayName, shownName: shownName, mailbox: mailbox, startup: startup,
-                onTamper: onTamper, logger: logger)
+                onTamper: onTamper, onInput: onInput, logger: logger)
         }
         var tid = pthread_t()
         let context = Unmanaged.passRetained(body).toOpaque()

@@ -32,6 +32,7 @@ final class X11Session {
     private let depth: Int32
     private let mailbox: Mailbox
     private let onTamper: @Sendable (TamperReason) -> Void
+    private let onInput: @Sendable (AgentInput) -> Void
     private var logger: Logger
     /// Set by Xlib's I/O error exit handler (heap, so the C callback can reach it).
     private let connectionBroken: UnsafeMutablePointer<Bool>
@@ -44,16 +45,22 @@ final class X11Session {
 
     private let lockWindow: Window
     private let overlayWindow: Window
+    /// The sign-out button during a member's session: unlike the overlay it takes clicks.
+    private let signOutWindow: Window
     private let blankCursor: Cursor
     private let ink: Ink
     private let lockCanvas: Canvas
     private let overlayCanvas: Canvas
+    private let signOutCanvas: Canvas
 
     private var mode: Mode = .none
     private var screen: AgentScreen?
     /// What the lock canvas / the overlay canvas hold now (nil: must be painted).
-    private var paintedLock: (LockScreen, String, [Rect])?
+    private var paintedLock: (LockScreen, String, [Rect], Int)?
     private var paintedOverlay: (Overlay, Rect)?
+    private var paintedSignOut: (SignOutButton, Rect)?
+    /// Where the pointer was last seen (root coordinates): its monitor gets the sign-in form.
+    private var pointer: (x: Int32, y: Int32)?
     /// Our own XUnmapWindow requests (window and request serial): their UnmapNotify is not tampering.
     private struct OwnUnmap: Hashable {
         var window: Window
@@ -76,7 +83,7 @@ final class X11Session {
 
     static func run(
         displayName: String?, shownName: String, mailbox: Mailbox, startup: Startup,
-        onTamper: @escaping @Sendable (TamperReason) -> Void, logger: Logger
+        onTamper: @escaping @Sendable (TamperReason) -> Void, onInput: @escaping @Sendable (AgentInput) -> Void, logger: Logger
     ) {
         var logger = logger
         logger[metadataKey: "x11.display"] = "\(shownName)"
@@ -86,7 +93,7 @@ final class X11Session {
             startup.finish(.failure(.cannotOpenDisplay(name: shownName)))
             return
         }
-        let session = X11Session(dpy: dpy, mailbox: mailbox, onTamper: onTamper, logger: logger)
+        let session = X11Session(dpy: dpy, mailbox: mailbox, onTamper: onTamper, onInput: onInput, logger: logger)
         startup.finish(.success(()))
         logger.info("x11 display opened", metadata: [
             "x11.monitors": "\(session.monitors.count)", "x11.randr_monitors": "\(session.hasMonitors)",
@@ -95,10 +102,11 @@ final class X11Session {
     }
 
     private init(dpy: OpaquePointer, mailbox: Mailbox, onTamper: @escaping @Sendable (TamperReason) -> Void,
-                 logger: Logger) {
+                 onInput: @escaping @Sendable (AgentInput) -> Void, logger: Logger) {
         self.dpy = dpy
         self.mailbox = mailbox
         self.onTamper = onTamper
+        self.onInput = onInput
         self.logger = logger
         connectionBroken = .allocate(capacity: 1)
         connectionBroken.initialize(to: false)
@@ -146,13 +154,21 @@ final class X11Session {
         overlayWindow = XCreateWindow(
             dpy, root, 0, 0, 300, 90, 0, depth, UInt32(InputOutput), visual,
             UInt(CWOverrideRedirect | CWBackPixel | CWEventMask), &attributes)
+        attributes.event_mask = ExposureMask | StructureNotifyMask | ButtonPressMask
+        signOutWindow = XCreateWindow(
+            dpy, root, 0, 0, 300, 44, 0, depth, UInt32(InputOutput), visual,
+            UInt(CWOverrideRedirect | CWBackPixel | CWEventMask), &attributes)
 
         lockCanvas = Canvas(dpy: dpy, ink: ink, window: lockWindow, visual: visual, colormap: colormap, depth: depth)
         overlayCanvas = Canvas(
             dpy: dpy, ink: ink, window: overlayWindow, visual: visual, colormap: colormap, depth: depth)
+        signOutCanvas = Canvas(
+            dpy: dpy, ink: ink, window: signOutWindow, visual: visual, colormap: colormap, depth: depth)
 
         name(lockWindow, "Playclock lock screen", input: true)
         name(overlayWindow, "Playclock overlay", input: false)
+        // Clicked, never focused: the game keeps the keyboard (override-redirect, no input hint).
+        name(signOutWindow, "Playclock sign out", input: false)
         // Clicks on the overlay go to whatever is under it: an empty input shape.
         var shapeEvent: Int32 = 0, shapeError: Int32 = 0
         if XShapeQueryExtension(dpy, &shapeEvent, &shapeError) != 0 {
@@ -275,6 +291,11 @@ final class X11Session {
             reportedNoGrab = false
             grab()
             unmap(overlayWindow)
+            unmap(signOutWindow)
+            // Painted afresh at the next unlock (the button's window is unmapped now).
+            paintedSignOut = nil
+            paintedOverlay = nil
+            pointer = queryPointer()
             logger.info("x11 locked")
         case .unlocked:
             guard mode != .unlocked else { return }
@@ -364,6 +385,31 @@ final class X11Session {
         }
         if !isTopmost(window) { raise(window) }
         if mode == .locked, keyboardGrabbed && pointerGrabbed { grab() }
+        if mode == .locked, let now = queryPointer(), pointer.map({ $0 != now }) ?? true { pointer = now }
+        if mode == .unlocked, paintedSignOut != nil {
+            // Not a tamper: the button is a convenience, the lease does not depend on it.
+            if XGetWindowAttributes(dpy, signOutWindow, &attributes) != 0, attributes.map_state != IsViewable {
+                XMapRaised(dpy, signOutWindow)
+            } else if !isTopmost(signOutWindow, above: overlayWindow) {
+                raise(signOutWindow)
+            }
+        }
+    }
+
+    private func queryPointer() -> (x: Int32, y: Int32)? {
+        var rootReturn: Window = 0, child: Window = 0
+        var rootX: Int32 = 0, rootY: Int32 = 0, winX: Int32 = 0, winY: Int32 = 0
+        var mask: UInt32 = 0
+        guard XQueryPointer(dpy, root, &rootReturn, &child, &rootX, &rootY, &winX, &winY, &mask) != 0 else { return nil }
+        return (rootX, rootY)
+    }
+
+    /// The monitor that gets the sign-in form: the one with the pointer, else the primary.
+    private var formMonitor: Int {
+        if let p = pointer, let i = monitors.firstIndex(where: { p.x >= $0.x && p.x < $0.x + $0.width && p.y >= $0.y && p.y < $0.y + $0.height }) {
+            return i
+        }
+        return monitors.firstIndex(of: primary) ?? 0
     }
 
     private func remap(_ window: Window) {
@@ -383,7 +429,7 @@ final class X11Session {
         XRaiseWindow(dpy, window)
     }
 
-    private func isTopmost(_ window: Window) -> Bool {
+    private func isTopmost(_ window: Window, above ignored: Window? = nil) -> Bool {
         var rootReturn: Window = 0, parent: Window = 0
         var children: UnsafeMutablePointer<Window>?
         var count: UInt32 = 0
@@ -394,6 +440,7 @@ final class X11Session {
         while index >= 0 {
             let child = children[index]
             if child == window { return true }
+            if child == ignored || child == signOutWindow { index -= 1; continue }
             var attributes = XWindowAttributes()
             if XGetWindowAttributes(dpy, child, &attributes) != 0, attributes.map_state == IsViewable { return false }
             index -= 1
@@ -410,6 +457,21 @@ final class X11Session {
             let area = Rect(x: e.x, y: e.y, width: e.width, height: e.height)
             if e.window == lockWindow { lockCanvas.present(area) }
             if e.window == overlayWindow { overlayCanvas.present(area) }
+            if e.window == signOutWindow { signOutCanvas.present(area) }
+        case KeyPress:
+            guard mode == .locked, event.xkey.window == lockWindow else { return }
+            var buffer = [CChar](repeating: 0, count: 8)
+            var keysym: KeySym = 0
+            let count = XLookupString(&event.xkey, &buffer, Int32(buffer.count), &keysym, nil)
+            let key = Self.agentKey(keysym: keysym, text: Array(buffer.prefix(Int(max(0, count)))))
+            for i in buffer.indices { buffer[i] = 0 }
+            if let key { onInput(.key(key)) }
+        case ButtonPress:
+            if event.xbutton.window == signOutWindow, event.xbutton.button == UInt32(Button1), mode == .unlocked {
+                onInput(.signOut)
+            }
+        case MotionNotify:
+            if mode == .locked { pointer = (event.xmotion.x_root, event.xmotion.y_root) }
         case UnmapNotify:
             let e = event.xunmap
             guard e.event == e.window, e.window == lockWindow || e.window == overlayWindow else { return }
@@ -421,7 +483,8 @@ final class X11Session {
             if e.window == wantedWindow, e.state != VisibilityUnobscured { raise(e.window) }
         case MapNotify:
             let e = event.xmap
-            if e.event == root, e.window != lockWindow, e.window != overlayWindow, let window = wantedWindow {
+            if e.event == root, e.window != lockWindow, e.window != overlayWindow, e.window != signOutWindow,
+               let window = wantedWindow {
                 raise(window)
             }
         case ConfigureNotify:
@@ -432,7 +495,8 @@ final class X11Session {
                     XMoveResizeWindow(dpy, lockWindow, 0, 0, UInt32(rootSize.width), UInt32(rootSize.height))
                 }
                 readMonitors()
-            } else if e.event == root, e.window != lockWindow, e.window != overlayWindow, let window = wantedWindow {
+            } else if e.event == root, e.window != lockWindow, e.window != overlayWindow, e.window != signOutWindow,
+                      let window = wantedWindow {
                 // Something was restacked or configured: make sure it did not go over us.
                 if !isTopmost(window) { raise(window) }
             }
@@ -478,13 +542,14 @@ final class X11Session {
         switch screen {
         case .locked(let lock):
             let clock = Self.localClock()
-            if let painted = paintedLock, painted.0 == lock, painted.1 == clock, painted.2 == monitors,
+            let formOn = lock.signIn == nil ? -1 : formMonitor
+            if let painted = paintedLock, painted.0 == lock, painted.1 == clock, painted.2 == monitors, painted.3 == formOn,
                lockCanvas.width == rootSize.width, lockCanvas.height == rootSize.height {
                 return
             }
             lockCanvas.resize(width: rootSize.width, height: rootSize.height)
-            LockLayout.paint(lock, clock: clock, monitors: monitors, canvas: lockCanvas, ink: ink)
-            paintedLock = (lock, clock, monitors)
+            LockLayout.paint(lock, clock: clock, monitors: monitors, formOn: formOn, canvas: lockCanvas, ink: ink)
+            paintedLock = (lock, clock, monitors, formOn)
             lockCanvas.present()
         case .unlocked(let overlay):
             if let painted = paintedOverlay, painted.0 == overlay, painted.1 == primary { return }
@@ -502,8 +567,43 @@ final class X11Session {
             OverlayLayout.paint(overlay, monitorHeight: primary.height, canvas: overlayCanvas, ink: ink)
             paintedOverlay = (overlay, primary)
             overlayCanvas.present()
+            paintSignOut(overlay.member?.signOut, below: geometry)
         case nil:
             return
+        }
+    }
+
+    /// The sign-out button under the overlay, or no button.
+    private func paintSignOut(_ button: SignOutButton?, below overlay: Rect) {
+        guard let button else {
+            paintedSignOut = nil
+            unmap(signOutWindow)
+            return
+        }
+        let size = SignOutLayout.size(monitorHeight: primary.height, overlayWidth: overlay.width)
+        let geometry = Rect(x: overlay.x, y: overlay.y + overlay.height + size.gap, width: size.width, height: size.height)
+        if let painted = paintedSignOut, painted.0 == button, painted.1 == geometry { return }
+        if paintedSignOut?.1 != geometry {
+            XMoveResizeWindow(dpy, signOutWindow, geometry.x, geometry.y, UInt32(geometry.width), UInt32(geometry.height))
+        }
+        signOutCanvas.resize(width: geometry.width, height: geometry.height)
+        SignOutLayout.paint(button, monitorHeight: primary.height, canvas: signOutCanvas, ink: ink)
+        if paintedSignOut == nil { XMapRaised(dpy, signOutWindow) }
+        paintedSignOut = (button, geometry)
+        signOutCanvas.present()
+    }
+
+    /// What a key on the lock screen means to the form: the editing keys, or one printable ASCII
+    /// character (anything else, and keys with modifiers that make no ASCII, is nothing).
+    static func agentKey(keysym: KeySym, text: [CChar]) -> AgentKey? {
+        switch Int32(truncatingIfNeeded: keysym) {
+        case XK_BackSpace: return .backspace
+        case XK_Tab, XK_ISO_Left_Tab, XK_KP_Tab: return .tab
+        case XK_Return, XK_KP_Enter: return .enter
+        case XK_Escape: return .escape
+        default:
+            guard text.count == 1, let byte = UInt8(exactly: text[0]), byte >= 0x20, byte <= 0x7e else { return nil }
+            return .character(Character(Unicode.Scalar(byte)))
         }
     }
 
@@ -523,9 +623,11 @@ final class X11Session {
         XUngrabPointer(dpy, UInt(CurrentTime))
         lockCanvas.release()
         overlayCanvas.release()
+        signOutCanvas.release()
         ink.release()
         XDestroyWindow(dpy, lockWindow)
         XDestroyWindow(dpy, overlayWindow)
+        XDestroyWindow(dpy, signOutWindow)
         XFreeCursor(dpy, blankCursor)
         XCloseDisplay(dpy)
         connectionBroken.deallocate()

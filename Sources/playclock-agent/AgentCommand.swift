@@ -103,7 +103,8 @@ struct PlayclockAgentCommand: AsyncParsableCommand {
         let display: X11Display
         do {
             display = try X11Display(displayName: nil, onTamper: { box.runtime?.tamper($0) },
-                                     onConnectionLost: { box.runtime?.displayLost() }, logger: logger)
+                                     onConnectionLost: { box.runtime?.displayLost() }, onInput: { box.runtime?.input($0) },
+                                     logger: logger)
         } catch {
             FileHandle.standardError.write(Data("playclock-agent: \(error)\n".utf8))
             throw ExitCode(1)

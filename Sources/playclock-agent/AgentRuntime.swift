@@ -42,6 +42,9 @@ final class AgentRuntime: Sendable {
 
     func tamper(_ reason: TamperReason) { feed.yield(.event(.tamper(reason))) }
 
+    /// A key on the lock screen or a press of the sign-out button (never logged: keys are PINs).
+    func input(_ input: AgentInput) { feed.yield(.event(.input(input))) }
+
     func displayLost() { feed.yield(.displayLost) }
 
     func stop() { feed.yield(.stop) }
@@ -55,8 +58,10 @@ final class AgentRuntime: Sendable {
             logger.warning("lease file not trusted; starting locked", metadata: ["agent.lease_file": "\(leaseFile.path)", "agent.reason": "\(why)"])
         }
         let start = SystemClocks.now()
+        // A fresh prefix per start: sign-in request ids never repeat, even after a restart.
         var core = AgentCore(settings: configuration.settings(version: version, user: SystemClocks.userName()),
-                             bootID: SystemClocks.bootID(), restored: restored, now: start)
+                             bootID: SystemClocks.bootID(), restored: restored, now: start,
+                             requestPrefix: String(UInt64.random(in: 0...UInt64.max), radix: 36))
         display.show(core.screen(now: start))
         logger.info("agent started", metadata: ["station.id": "\(configuration.station)", "agent.locked": "\(core.isLocked)"])
         for (filter, qos) in core.subscriptions {

@@ -46,6 +46,19 @@ struct AgentConfigurationTests {
         #expect(c.commands == [.restart: ["systemctl", "reboot"], .logout: ["loginctl", "terminate-user", "kiosk"]])
     }
 
+    @Test func signInIsOnByDefaultAndCanBeTurnedOffAndWorded() throws {
+        #expect(try load(#"{"station":"PC-01"}"#).policy.signInEnabled)
+        #expect(try load(#"{"station":"PC-01","sign_in":true}"#).policy.signInEnabled)
+        let off = try load(#"{"station":"PC-01","sign_in":false}"#)
+        #expect(!off.policy.signInEnabled)
+        #expect(!off.settings(version: "1", user: nil).policy.signInEnabled)
+        let worded = try load(#"{"station":"PC-01","texts":{"sign_in_title":"Mitglieder-Anmeldung","sign_out":"Abmelden","sign_in_no_answer":"Keine Antwort"}}"#)
+        #expect(worded.policy.texts.signInTitle == "Mitglieder-Anmeldung")
+        #expect(worded.policy.texts.signOut == "Abmelden")
+        #expect(worded.policy.texts.signInNoAnswer == "Keine Antwort")
+        #expect(AgentTexts.keys.contains("sign_out_pending"))
+    }
+
     @Test func theShippedSampleLoads() throws {
         let sample = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("samples/agent.json")
@@ -53,6 +66,7 @@ struct AgentConfigurationTests {
         #expect(c.station == StationID("PC-01"))
         #expect(c.leaseFile == "/var/lib/playclock-agent/lease.json")
         #expect(c.sessionCommand?.first == "openbox")
+        #expect(c.policy.signInEnabled)
     }
 
     @Test(arguments: [
@@ -68,6 +82,11 @@ struct AgentConfigurationTests {
         (#"{"station":"PC-01","warn_thresholds_s":[60,-1]}"#, "warn_thresholds_s"),
         (#"{"station":"PC-01","orange_below_s":100,"red_below_s":200}"#, "red_below_s"),
         (#"{"station":"PC-01","logout_on_lock":"yes"}"#, "logout_on_lock"),
+        (#"{"station":"PC-01","sign_in":"no"}"#, "\"sign_in\" must be true or false"),
+        (#"{"station":"PC-01","sign_in":0}"#, "\"sign_in\" must be true or false"),
+        (#"{"station":"PC-01","sign_in":null}"#, "\"sign_in\" must be true or false"),
+        (#"{"station":"PC-01","signin":false}"#, "unknown key \"signin\""),
+        (#"{"station":"PC-01","texts":{"sign_in_title":""}}"#, "texts.sign_in_title"),
         (#"{"station":"PC-01","session_command":"openbox"}"#, "session_command"),
         (#"{"station":"PC-01","session_command":[]}"#, "session_command"),
         (#"{"station":"PC-01","commands":{"dance":["x"]}}"#, "unknown command \"dance\""),
