@@ -36,8 +36,10 @@ if [ ! -f "$state/dashboard.passwd" ]; then
   umask 022
 fi
 [ -f "$state/board.token" ] || "$bin/playclock" dashboard board-token --out "$state/board.token" >/dev/null
+# The sample venue's prices (samples/pricing.json) seed a new database.
 cat > "$state/playclockd.json" <<JSON
 {
+  "pricing": $(cat samples/pricing.json),
   "roles": {"manager": "manager", "cashier": "cashier", "viewer": "viewer"},
   "shared_topic_role": "manager",
   "http": {"listen": "$http", "users_file": "$state/dashboard.passwd", "board_token_file": "$state/board.token"}
