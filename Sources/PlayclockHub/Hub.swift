@@ -122,6 +122,8 @@ public actor Hub {
     private let retention: HubConfiguration.EventRetention
     private var nextPruneMonoNanos: Int64 = .min
     static let pruneInterval: Duration = .seconds(600)
+    /// How long the answer of a money request is kept for retries with its `transaction` id.
+    static let rememberedRequestDays: Int64 = 7
     /// Agent reports ignored since they were last logged, by reason (a fixed set of labels).
     private var ignoredReports: [String: Int] = [:]
     private var nextIgnoredReportLogMonoNanos: Int64 = .min
@@ -792,6 +794,9 @@ public actor Hub {
         do {
             let deleted = try store.pruneEvents(
                 olderThanWallMillis: retention.cutoffWallMillis(now: now.wallMillis), keepingAtMost: retention.maxRows, budget: budget)
+            // Remembered answers of money requests serve retries (a reconnect, a double click);
+            // a week later an id is free again.
+            try store.pruneRememberedRequests(olderThanWallMillis: now.wallMillis - Self.rememberedRequestDays * 86_400_000)
             let wait = deleted >= budget ? aliveInterval : Self.pruneInterval
             nextPruneMonoNanos = now.monoNanos + Int64(wait / .nanoseconds(1))
             if deleted > 0 { logger.info("old events deleted", metadata: ["events.deleted": "\(deleted)"]) }
