@@ -571,13 +571,19 @@ public actor Hub {
             metrics.recordIgnoredAgentReport("sign_in")
             return
         }
-        let last = lastSignInMonoNanos[raw] ?? .min
-        let interval = Int64(Self.signInInterval / .nanoseconds(1))
-        guard pendingSignIns[raw] == nil, last == .min || now.monoNanos - last >= interval else {
+        guard pendingSignIns[raw] == nil else {
             answerSignIn(id, request: request.request, result: .failure(CommandError(.tooManyAttempts, "one sign-in at a time: try again in a moment")))
             return
         }
-        lastSignInMonoNanos[raw] = now.monoNanos
+        if case .signIn = request.action {
+            // PIN guessing is slowed per station (and stopped per member by the lock-out).
+            let last = lastSignInMonoNanos[raw] ?? .min
+            guard last == .min || now.monoNanos - last >= Int64(Self.signInInterval / .nanoseconds(1)) else {
+                answerSignIn(id, request: request.request, result: .failure(CommandError(.tooManyAttempts, "one sign-in a second: try again in a moment")))
+                return
+            }
+            lastSignInMonoNanos[raw] = now.monoNanos
+        }
         switch request.action {
         case .signOut:
             finishSignIn(id, request: request.request) { core in core.signOut(station: raw, now: now) }
