@@ -402,7 +402,7 @@ function eventItem(e) {
   if (data.verb) details.push(data.verb);
   if (data.message) details.push(data.message);
   if (typeof data.granted_s === "number") details.push(`${Math.round(data.granted_s / 60)} min`);
-  if (typeof data.added_s === "number") details.push(`+${Math.round(data.added_s / 60)} min`);
+  if (typeof data.added_s === "number") details.push(`${data.added_s < 0 ? "−" : "+"}${Math.round(Math.abs(data.added_s) / 60)} min`);
   if (data.to) details.push(`to ${data.to}`);
   if (typeof data.on === "boolean") details.push(data.on ? "on" : "off");
   if (data.action && e.type !== "command.rejected") details.push(ORDER_WORDS[data.action] || data.action);
@@ -610,7 +610,7 @@ async function fetchQuote(key, body) {
   renderSale();
 }
 
-for (const id of ["sale-item", "sale-minutes"]) $(id).addEventListener("input", renderSale);
+for (const id of ["sale-item", "sale-minutes"]) for (const type of ["input", "change"]) $(id).addEventListener(type, renderSale);
 for (const radio of document.querySelectorAll('input[name="sale-method"]')) radio.addEventListener("change", renderSale);
 $("sale-open-member").addEventListener("click", () => {
   const member = $("sale-open-member").dataset.member;
