@@ -194,6 +194,7 @@ def test_a_cashier_is_offered_session_actions_only(venue, browser):
     # This hub has no prices (pricing/get answers no_rate_plan): only time without charge is offered.
     time.sleep(0.5)
     assert not browser.find_element(By.ID, "sale").is_displayed()
+    assert not browser.find_element(By.ID, "members").is_displayed()
     assert browser.find_element(By.ID, "free-start-title").text.lower() == "start"
 
 

@@ -48,7 +48,7 @@ def quiet_screenshot(browser, name):
     directory = os.environ.get("PLAYCLOCK_SCREENSHOT_DIR")
     if not directory:
         return
-    browser.execute_script("document.activeElement.blur(); document.getElementById('toast').hidden = true;")
+    browser.execute_script("document.activeElement.blur(); document.getElementById('toast').hidden = true; window.scrollTo(0, 0);")
     ActionChains(browser).move_to_element(browser.find_element(By.ID, "clock")).perform()
     time.sleep(1.2)
     browser.save_screenshot(str(Path(directory) / name))
@@ -179,6 +179,18 @@ def test_the_desk_sells_time_and_members_play_on_their_balance(priced_venue, bro
     wait_until(lambda: text_of(browser, "member-balance") == "17.00 EUR", what="17.00 EUR after paying from the account")
     wait_until(lambda: tile_text(browser, "PC-02", "billing") == "Ann (m-1001) · 17.00 EUR", what="the PC-02 tile's new balance")
     tile(browser, "PC-04").click()
+
+    # More time sold on PC-01's desk-paid session: an extension with its own sale.
+    tile(browser, "PC-01").click()
+    wait_until(lambda: text_of(browser, "sale-title") == "SELL MORE TIME", what="the extend form")
+    pay_with(browser, "card")
+    Select(browser.find_element(By.ID, "sale-item")).select_by_value("package:1h")
+    wait_until(lambda: confirm.text == "Extend · 3.00 EUR card" and confirm.is_enabled(), what="the extension's quote")
+    assert confirm.get_attribute("data-verb") == "session/extend"
+    confirm.click()
+    wait_event(browser, "Sale 5: package of 1 hour, 3.00 EUR card by desk")
+    wait_until(lambda: tile_text(browser, "PC-01", "countdown").startswith("3:5"), what="PC-01 extended by an hour")
+    tile(browser, "PC-01").click()
 
     # A refusal in the hub's words: more than the balance can pay from the account.
     tile(browser, "PC-06").click()

@@ -99,7 +99,6 @@ function showFloor(who) {
     group.hidden = !group.querySelector("[data-verb]:not([hidden])");
   }
   $("readonly-note").hidden = Boolean(document.querySelector("#actions [data-verb]:not([hidden])"));
-  $("members").hidden = !verbs.has("member/find");
   pricing = null;
   applyPricing();
   loadPricing();
@@ -434,6 +433,9 @@ async function loadPricing() {
 function applyPricing() {
   const priced = pricing !== null;
   $("sale").hidden = !priced || !verbs.has("session/start");
+  // Members exist for their balances: without prices nothing can be topped up or paid from one.
+  $("members").hidden = !priced || !verbs.has("member/find");
+  document.querySelector(".layout").classList.toggle("with-members", !$("members").hidden);
   // With prices, time given without charge stays for venues' own reasons, after the paid options.
   $("free-start-title").textContent = priced ? "Start · no charge" : "Start";
   $("free-extend-title").textContent = priced ? "Extend · no charge" : "Extend";
@@ -745,7 +747,8 @@ function renderMember(m) {
     if (verbs.has("sale/void") && ["time", "package", "topup"].includes(h.kind) && !voided.has(h.sale) && !refunded.has(h.sale)) {
       buttons.push(el("button", { type: "button", class: "small danger", dataset: { void: h.sale }, onclick: () => openSaleDialog("void", h, left, code) }, "Void…"));
     }
-    const parts = [KIND_WORDS[h.kind] || h.kind, formatMoney(h.amount, code), PAID_WORDS[h.method] || h.method];
+    const way = (h.kind === "refund" ? REFUND_WORDS : PAID_WORDS)[h.method] || h.method;
+    const parts = [KIND_WORDS[h.kind] || h.kind, formatMoney(h.amount, code), way];
     if (h.station) parts.push(h.station);
     if (h.refers_to) parts.push(`of sale ${h.refers_to}`);
     if (h.by) parts.push(`by ${h.by}`);
