@@ -376,9 +376,9 @@ async function loadEvents() {
 }
 
 function addEvent(e) {
+  noteSessionTime(e);
   const filter = $("events-filter").value;
   if (filter && e.station !== filter) return;
-  noteSessionTime(e);
   const list = $("events");
   list.prepend(eventItem(e));
   while (list.children.length > 200) list.lastChild.remove();
