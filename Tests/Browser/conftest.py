@@ -41,8 +41,12 @@ def wait_until(predicate, timeout=10.0, what="condition"):
 
 
 class Venue:
-    def __init__(self, directory: Path):
+    def __init__(self, directory: Path, pricing=False):
         self.dir = directory
+        # With `pricing`, the hub is seeded with the sample venue's prices (samples/pricing.json),
+        # as scripts/run.sh does; without, it has none and the desk gives time without charge only.
+        self.pricing = pricing
+        self.database = directory / "playclock.sqlite"
         self.broker_port = free_port()
         self.http_port = free_port()
         self.url = f"http://127.0.0.1:{self.http_port}"
@@ -77,10 +81,12 @@ class Venue:
                      "board_token_file": str(self.dir / "board.token")},
             "policy": {"heartbeat_interval_s": 1, "missed_heartbeats": 3},
         }
+        if self.pricing:
+            config["pricing"] = json.loads((ROOT / "samples" / "pricing.json").read_text())
         (self.dir / "playclockd.json").write_text(json.dumps(config))
         broker = f"mqtt://127.0.0.1:{self.broker_port}"
         self.start("playclockd", [str(BIN / "playclockd"), "--config", str(self.dir / "playclockd.json"), "--broker", broker,
-                                  "--database", str(self.dir / "playclock.sqlite"), "--venue", str(ROOT / "samples" / "venue.json")])
+                                  "--database", str(self.database), "--venue", str(ROOT / "samples" / "venue.json")])
         self.start("sim", [str(BIN / "playclock-sim"), "--broker", broker, "--pcs", "8", "--heartbeat-interval", "1",
                            "--tasmota", "ps5-plug-1,ps5-plug-2", "--shelly1", "shellyplug-s-xbox1",
                            "--shelly2", "shellyplusplugs-switch1", "--record", str(self.record)])
@@ -125,10 +131,9 @@ class Venue:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.dir.glob("*.log")))
 
 
-@pytest.fixture(scope="module")
-def venue():
+def running_venue(**options):
     with tempfile.TemporaryDirectory(prefix="playclock-browser-") as directory:
-        v = Venue(Path(directory))
+        v = Venue(Path(directory), **options)
         try:
             v.setup()
             yield v
@@ -137,6 +142,17 @@ def venue():
             raise
         finally:
             v.stop()
+
+
+@pytest.fixture(scope="module")
+def venue():
+    yield from running_venue()
+
+
+@pytest.fixture(scope="module")
+def priced_venue():
+    """A venue whose hub has the sample prices: the desk sells time, members have balances."""
+    yield from running_venue(pricing=True)
 
 
 @pytest.fixture

@@ -191,6 +191,11 @@ def test_a_cashier_is_offered_session_actions_only(venue, browser):
                if b.is_displayed()}
     assert visible == {"session/start", "session/extend", "session/pause", "session/resume", "session/stop"}
     assert not browser.find_element(By.ID, "readonly-note").is_displayed()
+    # This hub has no prices (pricing/get answers no_rate_plan): only time without charge is offered.
+    time.sleep(0.5)
+    assert not browser.find_element(By.ID, "sale").is_displayed()
+    assert not browser.find_element(By.ID, "members").is_displayed()
+    assert browser.find_element(By.ID, "free-start-title").text.lower() == "start"
 
 
 def test_the_wall_board_shows_big_countdowns_with_its_token_only(venue, browser):

@@ -158,3 +158,73 @@ export function describe(station) {
   }
   return parts.join(" · ");
 }
+
+// ---------- money ----------
+// Amounts are whole numbers of minor units (1250 is 12.50 EUR). They are turned into text and
+// back with string arithmetic only: a float would turn 0.1 + 0.2 into 0.30000000000000004 and
+// a typed "19.99" into 1998.9999999999998 cents.
+
+// The ISO 4217 exponents the hub uses (PlayclockContract's Currency): 0 and 3 digits, else 2.
+const ZERO_DIGIT_CODES = new Set(["BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF", "XPF"]);
+const THREE_DIGIT_CODES = new Set(["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"]);
+
+/** Digits after the decimal point of the currency's major unit. */
+export function minorDigits(currency) {
+  return ZERO_DIGIT_CODES.has(currency) ? 0 : THREE_DIGIT_CODES.has(currency) ? 3 : 2;
+}
+
+/** 1250, "EUR" -> "12.50 EUR"; 1250, "JPY" -> "1250 JPY"; -5, "EUR" -> "-0.05 EUR" (as the hub's amount_text). */
+export function formatMoney(minor, currency) {
+  if (!Number.isSafeInteger(minor)) return "";
+  const digits = minorDigits(currency);
+  const sign = minor < 0 ? "-" : "";
+  const text = String(Math.abs(minor)).padStart(digits + 1, "0");
+  const major = digits === 0 ? text : `${text.slice(0, -digits)}.${text.slice(-digits)}`;
+  return `${sign}${major} ${currency || ""}`.trimEnd();
+}
+
+/**
+ * Typed text -> minor units: "20" -> 2000, "12.5" -> 1250, "0,05" -> 5 (EUR). A comma is taken
+ * as the decimal point (as typed in much of Europe); no signs, no grouping, no more decimals than
+ * the currency has. Returns {amount} or {error} in plain words.
+ */
+export function parseAmount(text, currency) {
+  const digits = minorDigits(currency);
+  const raw = String(text ?? "").trim();
+  const match = /^(\d+)(?:[.,](\d*))?$/.exec(raw) || /^()[.,](\d+)$/.exec(raw);
+  if (!match) return { error: `Type the amount in ${currency} as a plain number, e.g. ${digits ? `12.${"5".padEnd(digits, "0")}` : "1250"}.` };
+  const [, whole, fraction = ""] = match;
+  if (fraction.length > digits) {
+    return { error: digits === 0 ? `${currency} has no decimals.` : `${currency} has at most ${digits} decimals.` };
+  }
+  const minorText = ((whole || "0") + fraction.padEnd(digits, "0")).replace(/^0+(?=\d)/, "");
+  // The hub takes at most 100,000,000 minor units; a longer digit string would not even be an exact Number.
+  if (minorText.length > 9 || Number(minorText) > 100000000) return { error: "That amount is too large." };
+  const amount = Number(minorText);
+  if (amount < 1) return { error: "The amount must be more than zero." };
+  return { amount };
+}
+
+/**
+ * A fresh id for a money request's `transaction`: the hub applies a request once per id, so a
+ * double click or a retry after a lost answer never charges twice. crypto.randomUUID() exists
+ * only in secure contexts (HTTPS or localhost); a desk tablet on http://hub.venue.lan has only
+ * crypto.getRandomValues, so the UUID (version 4) is made from that.
+ */
+export function newTransactionID() {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const hex = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
+/** 10800 -> "3 hours", 5400 -> "1 hour 30 minutes", 1800 -> "30 minutes". */
+export function formatDuration(seconds) {
+  const total = Math.max(0, Math.round(seconds / 60));
+  const h = Math.floor(total / 60), m = total % 60;
+  const parts = [];
+  if (h) parts.push(`${h} hour${h === 1 ? "" : "s"}`);
+  if (m || !h) parts.push(`${m} minute${m === 1 ? "" : "s"}`);
+  return parts.join(" ");
+}
