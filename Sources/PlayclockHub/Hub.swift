@@ -122,6 +122,8 @@ public actor Hub {
     private let retention: HubConfiguration.EventRetention
     private var nextPruneMonoNanos: Int64 = .min
     static let pruneInterval: Duration = .seconds(600)
+    /// How long the answer of a money request is kept for retries with its `transaction` id.
+    static let rememberedRequestDays: Int64 = 7
     /// Agent reports ignored since they were last logged, by reason (a fixed set of labels).
     private var ignoredReports: [String: Int] = [:]
     private var nextIgnoredReportLogMonoNanos: Int64 = .min
@@ -569,13 +571,19 @@ public actor Hub {
             metrics.recordIgnoredAgentReport("sign_in")
             return
         }
-        let last = lastSignInMonoNanos[raw] ?? .min
-        let interval = Int64(Self.signInInterval / .nanoseconds(1))
-        guard pendingSignIns[raw] == nil, last == .min || now.monoNanos - last >= interval else {
+        guard pendingSignIns[raw] == nil else {
             answerSignIn(id, request: request.request, result: .failure(CommandError(.tooManyAttempts, "one sign-in at a time: try again in a moment")))
             return
         }
-        lastSignInMonoNanos[raw] = now.monoNanos
+        if case .signIn = request.action {
+            // PIN guessing is slowed per station (and stopped per member by the lock-out).
+            let last = lastSignInMonoNanos[raw] ?? .min
+            guard last == .min || now.monoNanos - last >= Int64(Self.signInInterval / .nanoseconds(1)) else {
+                answerSignIn(id, request: request.request, result: .failure(CommandError(.tooManyAttempts, "one sign-in a second: try again in a moment")))
+                return
+            }
+            lastSignInMonoNanos[raw] = now.monoNanos
+        }
         switch request.action {
         case .signOut:
             finishSignIn(id, request: request.request) { core in core.signOut(station: raw, now: now) }
@@ -792,6 +800,9 @@ public actor Hub {
         do {
             let deleted = try store.pruneEvents(
                 olderThanWallMillis: retention.cutoffWallMillis(now: now.wallMillis), keepingAtMost: retention.maxRows, budget: budget)
+            // Remembered answers of money requests serve retries (a reconnect, a double click);
+            // a week later an id is free again.
+            try store.pruneRememberedRequests(olderThanWallMillis: now.wallMillis - Self.rememberedRequestDays * 86_400_000)
             let wait = deleted >= budget ? aliveInterval : Self.pruneInterval
             nextPruneMonoNanos = now.monoNanos + Int64(wait / .nanoseconds(1))
             if deleted > 0 { logger.info("old events deleted", metadata: ["events.deleted": "\(deleted)"]) }

@@ -112,7 +112,12 @@ final class Probe: Sendable {
 
     func request(_ verb: String, _ fields: [String: JSONValue]) -> String {
         let n = counter.add(1, ordering: .relaxed).newValue
-        let transaction = "b\(n)"
+        return request(verb, fields, transaction: "b\(n)")
+    }
+
+    /// Sends a request with the given transaction id (again, to retry it).
+    @discardableResult
+    func request(_ verb: String, _ fields: [String: JSONValue], transaction: String) -> String {
         var body = fields
         body["transaction"] = .string(transaction)
         let payload = JSONCoding.encode(.object(body))

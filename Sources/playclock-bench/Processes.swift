@@ -186,6 +186,12 @@ func writeHubFiles(
             "plug_off_delay_s": 0,
             "max_session_minutes": 1440,
         ],
+        // One cent a second, billed by the second: desk sales grant exactly the seconds sold.
+        "pricing": [
+            "currency": "EUR", "timezone": "UTC",
+            "plans": [["id": "bench", "name": "Bench", "per_hour": 3600, "step_s": 1, "minimum": 0]],
+            "packages": [], "tiers": [],
+        ] as [String: Any],
     ]
     if let http {
         var settings: [String: Any] = ["listen": "127.0.0.1:\(http.port)"]

@@ -310,6 +310,14 @@ final class Runner {
         var sessions: [String: SoakSession] = [:]
         var drops: [String: [(Int64, Int64)]] = [:]
         var counts = (starts: 0, extends: 0, stops: 0, drops: 0, malformed: 0, refused: 0)
+        // Money in the churn: members topped up (some requests sent twice with one transaction
+        // id, as a retry would), sessions sold for cash or from an account.
+        var money = SoakMoney()
+        let members = (1...5).map { "m-\($0)" }
+        for m in members {
+            let t = venue.probe.request(.memberAdd(NewMember(id: m, name: m)))
+            _ = await venue.probe.waitForResponses([t], timeout: .seconds(10))
+        }
         let stations = venue.allStations
         let end = ContinuousClock.now + .seconds(plan.soakSeconds)
         var lastMalformed = ContinuousClock.now
@@ -320,16 +328,40 @@ final class Runner {
             let station = stations.randomElement(using: &generator)!
             if roll < 45, active[station] == nil {
                 let seconds = Int64.random(in: plan.quick ? 2...6 : 3...20, using: &generator)
-                let t = venue.probe.request(.sessionStart(stationID(station), seconds: seconds))
+                let payer = members.randomElement(using: &generator)!
+                let command: Command
+                switch Int.random(in: 0..<3, using: &generator) {
+                case 0: command = .sessionStart(stationID(station), seconds: seconds)
+                case 1: command = .sessionStartPaid(stationID(station), .desk(.seconds(seconds), .tender(.cash)))
+                default: command = .sessionStartPaid(stationID(station), .desk(.seconds(seconds), .account(member: payer)))
+                }
+                let t = venue.probe.request(command)
                 if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t) {
                     if r.ok, let id = r.sessionID, let endsAt = r.endsAtMillis {
                         let s = SoakSession(station: station, id: id, paidSeconds: seconds, endsAt: endsAt, startedNanos: now)
                         active[station] = s
                         sessions[id] = s
                         counts.starts += 1
+                        if let amount = r.body["data"]?["sale"]?["amount"]?.intValue {
+                            money.sales += 1
+                            if case .sessionStartPaid(_, .desk(_, .account(let m))) = command { money.expected[m, default: 0] -= amount }
+                        }
                     } else {
                         counts.refused += 1
                     }
+                }
+            } else if roll >= 88, roll < 94 {
+                let m = members.randomElement(using: &generator)!
+                let amount = Int64.random(in: 1...900, using: &generator)
+                let command = Command.memberTopup(m, amount: amount, tender: Bool.random(using: &generator) ? .cash : .card)
+                let t = venue.probe.request(command)
+                if Int.random(in: 0..<3, using: &generator) == 0 {
+                    venue.probe.request(command.verb.rawValue, command.body, transaction: t)
+                    money.retried += 1
+                }
+                if await venue.probe.waitForResponses([t], timeout: .seconds(10)) == 1, let r = venue.probe.response(t), r.ok {
+                    money.expected[m, default: 0] += amount
+                    money.topups += 1
                 }
             } else if roll < 65, var s = active.values.randomElement(using: &generator), !s.stopped {
                 let seconds = Int64.random(in: 2...10, using: &generator)
@@ -410,6 +442,16 @@ final class Runner {
         for pc in venue.pcs {
             if let id = StationID(pc), venue.fleet.isLocked(id) == false { stillUnlocked += 1 }
         }
+        // Money: every acknowledged top-up and sale in the ledger exactly once, balances as the
+        // acknowledged answers add up, and `playclock db check` clean.
+        let topupSales = try database.queryOne("SELECT COUNT(*) AS n FROM sales WHERE kind = 'topup'")?.int("n") ?? -1
+        let deskSales = try database.queryOne("SELECT COUNT(*) AS n FROM sales WHERE kind = 'time'")?.int("n") ?? -1
+        var wrongBalances = 0
+        for m in members {
+            let stored = try database.queryOne("SELECT balance FROM members WHERE id = ?", [.text(m)])?.int("balance") ?? -1
+            if stored != money.expected[m, default: 0] { wrongBalances += 1 }
+        }
+        let check = try runDBCheck(database: venue.directory.appendingPathComponent("playclock.sqlite").path)
         samples.add("soak agent-lived minus ledger", differences)
         let diff = Summary(differences.map(abs))
         var table = Table(header: ["check", "result"])
@@ -424,6 +466,11 @@ final class Runner {
         table.rows.append(["agents still unlocked at the end", "\(stillUnlocked)"])
         table.rows.append(["|unlocked time seen by the agent - used time in SQLite|, p50 / p99 / max ms (\(diff.count) sessions without drop-offs)",
                            diff.text])
+        table.rows.append(["money: top-ups acknowledged / in the ledger (of which sent twice with one transaction id)",
+                           "\(money.topups) / \(topupSales) (\(money.retried))"])
+        table.rows.append(["money: desk sales acknowledged / in the ledger", "\(money.sales) / \(deskSales)"])
+        table.rows.append(["money: member balances differing from the acknowledged top-ups minus account sales", "\(wrongBalances)"])
+        table.rows.append(["money: `playclock db check`", check.ok ? "ok" : "FAILED: \(check.output)"])
         sections.append("""
             ## Soak: \(plan.soakSeconds) s of churn on \(n) PCs + \(consoles) plugs
 
@@ -432,5 +479,31 @@ final class Runner {
         let clean = lost + unended + wrongGrant + wrongUse + missedLocks + stillUnlocked == 0 && (diff.max ?? 0) < 1000
         targets.append(("soak: no session lost, no lock missed, no paid second granted or stolen",
                         clean ? "all checks passed" : "see the soak table", clean))
+        let moneyClean = Int64(money.topups) == topupSales && Int64(money.sales) == deskSales && wrongBalances == 0 && check.ok
+        targets.append(("soak: every acknowledged top-up and sale in the ledger once, balances right, db check clean",
+                        moneyClean ? "all checks passed" : "see the soak table", moneyClean))
+    }
+
+    private struct SoakMoney {
+        var topups = 0
+        var retried = 0
+        var sales = 0
+        /// Member -> acknowledged top-ups minus acknowledged sales paid from the account.
+        var expected: [String: Int64] = [:]
+    }
+
+    /// The real `playclock db check` (next to playclockd) on the soak's database, after the hub stopped writing.
+    private func runDBCheck(database: String) throws -> (ok: Bool, output: String) {
+        let tool = URL(fileURLWithPath: hubPath).deletingLastPathComponent().appendingPathComponent("playclock")
+        let process = Process()
+        process.executableURL = tool
+        process.arguments = ["db", "check", "--database", database]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        return (process.terminationStatus == 0, output.split(separator: "\n").suffix(3).joined(separator: " / "))
     }
 }

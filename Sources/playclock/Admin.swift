@@ -127,7 +127,11 @@ extension DatabaseCommand {
             discussion: """
                 Opens the file read-only (nothing is migrated or written; the hub may keep running), \
                 runs SQLite's integrity check and validates every station, session and event row as \
-                playclockd does when it starts. Prints one problem a line, then a summary. A damaged \
+                playclockd does when it starts, then the money invariants: every member's balance equals \
+                the sum of their ledger entries and is not below zero, every sale's entries move its \
+                amount, every session charge equals its priced segments, refunds never exceed their \
+                sale, a sale is voided at most once, every ended balance or pay-later session was \
+                charged once. Prints one problem a line, then a summary. A damaged \
                 station or running session stops playclockd from starting; damaged ended sessions and \
                 events do not, but are listed too. What to do about each: docs/deployment.md, \
                 "Damaged database". Exit status: 0 clean, 1 damaged, 2 no database at that path.
@@ -158,7 +162,7 @@ extension DatabaseCommand {
             var lines = r.problems
             lines += r.damagedRows.map { "\($0) [\($0.table) rowid \($0.rowID)]" }
             lines += r.notes.map { "note: \($0)" }
-            let counts = "schema \(r.schemaVersion), \(r.stations) stations, \(r.sessions) sessions (\(r.runningSessions) running), \(r.events) events"
+            let counts = "schema \(r.schemaVersion), \(r.stations) stations, \(r.sessions) sessions (\(r.runningSessions) running), \(r.events) events, \(r.members) members, \(r.sales) sales, \(r.ledgerEntries) ledger entries"
             if r.isClean {
                 lines.append("ok: \(r.database): \(counts)")
             } else {
@@ -184,6 +188,7 @@ extension DatabaseCommand {
                 "counts": [
                     "stations": .int(Int64(r.stations)), "sessions": .int(Int64(r.sessions)),
                     "running_sessions": .int(Int64(r.runningSessions)), "events": .int(Int64(r.events)),
+                    "members": .int(Int64(r.members)), "sales": .int(Int64(r.sales)), "ledger_entries": .int(Int64(r.ledgerEntries)),
                 ],
             ]
             return String(decoding: JSONCoding.encode(value), as: UTF8.self)

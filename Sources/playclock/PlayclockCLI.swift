@@ -27,11 +27,18 @@ struct Playclock: AsyncParsableCommand {
               playclock station message PC-01 "Your pizza is ready"
               playclock station restart PC-04
               playclock plug power PS5-01 on
+              playclock price quote PC-01 --minutes 90
+              playclock session start PC-01 --package 3h --pay cash
+              playclock session start PC-01 --member m-1001
+              playclock member add m-1001 --name "Ann" --tier gold
+              playclock member topup m-1001 20.00 --method card
+              playclock sale refund 42 --amount 2.50 --reason "left early"
               playclock dashboard passwd ann --file /etc/playclock/dashboard.passwd
             """,
         subcommands: [
-            Stations.self, StationCommand.self, SessionCommand.self, PlugCommand.self, RawRequest.self, BrokerCommand.self,
-            DatabaseCommand.self, DashboardCommand.self,
+            Stations.self, StationCommand.self, SessionCommand.self, PlugCommand.self, PricingShow.self, PriceCommand.self,
+            RateCommand.self, PackageCommand.self, TierCommand.self, MemberCommand.self, SaleCommand.self, RawRequest.self,
+            BrokerCommand.self, DatabaseCommand.self, DashboardCommand.self,
         ])
 }
 
@@ -52,6 +59,8 @@ struct Connection: ParsableArguments {
     var timeout: Int = 5
     @Flag(name: .long, help: "Print the hub's answer as JSON.")
     var json = false
+    @Option(name: .long, help: "Transaction id to send (default: a new one). Repeat it to retry a money request safely: the hub applies it once.")
+    var transaction: String?
 
     /// Sends one request and prints the answer. Exits 1 when the hub refuses, 2 when nobody answers.
     func send(_ verb: Verb, _ body: [String: JSONValue], render: (JSONValue) -> String) async throws {
@@ -60,6 +69,14 @@ struct Connection: ParsableArguments {
 
     /// Any verb, as typed (`playclock request`): the hub answers `unknown_verb` for one it does not know.
     func send(_ verb: String, _ body: [String: JSONValue], render: (JSONValue) -> String) async throws {
+        try await send(verb, body, render: render, printing: true)
+    }
+
+    func send(_ verb: Verb, _ body: [String: JSONValue], render: (JSONValue) -> String, printing: Bool) async throws {
+        try await send(verb.rawValue, body, render: render, printing: printing)
+    }
+
+    func send(_ verb: String, _ body: [String: JSONValue], render: (JSONValue) -> String, printing: Bool) async throws {
         guard let topics = TopicScheme(root: topicRoot) else { throw ValidationError("invalid --topic-root") }
         var config = try MQTTClientConfiguration(url: broker, clientID: "playclock-cli-\(UUID().uuidString.prefix(8))")
         config.username = username
@@ -85,7 +102,7 @@ struct Connection: ParsableArguments {
         guard await client.waitUntilConnected(timeout: .seconds(timeout)) else {
             fail("cannot reach the broker at \(broker)", code: 2)
         }
-        let transaction = UUID().uuidString.lowercased()
+        let transaction = self.transaction ?? UUID().uuidString.lowercased()
         var request = body
         request["transaction"] = .string(transaction)
         client.publish(try MQTTTopic(requestTopic), payload: JSONCoding.encode(.object(request)), qos: .atLeastOnce)
@@ -112,7 +129,8 @@ struct Connection: ParsableArguments {
         guard let answer else { fail("no answer from the hub within \(timeout) s (is playclockd running?)", code: 2) }
         if answer["status"] == "ok" {
             let data = answer["data"] ?? .null
-            print(json ? String(decoding: JSONCoding.encode(data), as: UTF8.self) : render(data))
+            let text = json ? String(decoding: JSONCoding.encode(data), as: UTF8.self) : render(data)
+            if printing { print(text) }
         } else {
             if json { print(String(decoding: JSONCoding.encode(answer), as: UTF8.self)) }
             let code = answer["error"]?["code"]?.stringValue ?? "error"
@@ -343,22 +361,30 @@ struct SessionCommand: AsyncParsableCommand {
         subcommands: [Start.self, Extend.self, Pause.self, Resume.self, Stop.self, Transfer.self])
 
     struct Start: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Start a paid session: unlocks the station.")
+        static let configuration = CommandConfiguration(
+            abstract: "Start a session: unlocks the station.",
+            discussion: """
+                --minutes/--seconds alone: time given without money. With --pay cash|card (or --pay \
+                account --member ID): time or a --package sold at the desk, in the same transaction as \
+                the session. --member ID alone: the session runs on the member's balance and is \
+                charged when it ends. --pay later: pay later, up to the plan's limit.
+                """)
         @Argument var station: String
-        @OptionGroup var duration: DurationOptions
+        @OptionGroup var sale: SaleOptions
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send(.sessionStart, duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
+            try await connection.send(.sessionStart, try sale.startBody(station: station), render: Render.saleLine)
         }
     }
 
     struct Extend: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add time to a running or paused session.")
+        static let configuration = CommandConfiguration(
+            abstract: "Add time to a running or paused session (with --pay: sold at the desk).")
         @Argument var station: String
-        @OptionGroup var duration: DurationOptions
+        @OptionGroup var sale: SaleOptions
         @OptionGroup var connection: Connection
         func run() async throws {
-            try await connection.send(.sessionExtend, duration.body.merging(["station": .string(station)]) { $1 }, render: Render.stationLine)
+            try await connection.send(.sessionExtend, try sale.extendBody(station: station), render: Render.saleLine)
         }
     }
 

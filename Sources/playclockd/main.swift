@@ -25,9 +25,14 @@ struct PlayclockDaemon: AsyncParsableCommand {
             Topic elsewhere is refused), retained requests are refused and cleared, repeated refusals \
             are stored once per 10 s with a count, and events are kept per the config's "events" \
             section. Under a heartbeat flood only redundant heartbeats are shed (/metrics).
+
+            Money: the config's "pricing" section (currency, timezone, plans, packages, tiers; see \
+            samples/pricing.json) seeds a database without prices; sales, top-ups, session charges, \
+            refunds and voids are append-only ledger entries in the same transaction as what they pay \
+            for, and money requests with a "transaction" id are applied once.
             """)
 
-    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, events, policy).")
+    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, events, policy, pricing).")
     var config: String?
 
     @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT for TLS (default mqtt://127.0.0.1:1883).")

@@ -84,6 +84,22 @@ struct FakeStore {
     }
 
     var lastEventID: Int64 { events.map(\.id).max() ?? 0 }
+
+    /// What a member's ledger entries add up to (the truth the cached balance must equal).
+    func ledgerBalance(of member: String) -> Int64 {
+        sales.flatMap(\.entries).reduce(0) { sum, e in
+            sum + (e.to == .member(member) ? e.amount : 0) - (e.from == .member(member) ? e.amount : 0)
+        }
+    }
+
+    /// A sale and what was refunded or voided of it, as `HubStore.sale(id:)` answers.
+    func context(ofSale id: Int64) -> CommandContext {
+        guard let sale = sales.first(where: { $0.id == id }) else { return CommandContext() }
+        let later = sales.filter { $0.refersTo == id }
+        return CommandContext(
+            sale: sale, refundedAmount: later.filter { $0.kind == .refund }.map(\.amount).reduce(0, +),
+            voided: later.contains { $0.kind == .void })
+    }
     var stationList: [Station] { stations.values.sorted { $0.id < $1.id } }
     var sessionList: [SessionRecord] { sessions.values.sorted { $0.id < $1.id } }
 }
@@ -101,6 +117,8 @@ struct TestHub {
 
     var now: Timestamp { clock.now }
     var policy: HubPolicy { core.policy }
+    /// The staff account requests are sent as (nil: none).
+    var actor: String?
 
     init(
         policy: HubPolicy = HubPolicy(),
@@ -108,20 +126,27 @@ struct TestHub {
             Station(id: pc1, name: "PC 1", kind: .pc), Station(id: pc2, name: "PC 2", kind: .pc),
             Station(id: ps1, name: "PS5", kind: .console),
         ],
-        clock: ManualClock = ManualClock()
+        clock: ManualClock = ManualClock(), money: MoneyState = MoneyState()
     ) {
         self.clock = clock
-        core = HubCore(topics: testTopics, policy: policy, stations: stations, sessions: [], lastEventID: 0)
+        core = HubCore(topics: testTopics, policy: policy, stations: stations, sessions: [], lastEventID: 0, money: money)
         for s in stations { store.stations[s.id] = s }
     }
 
     /// A restarted hub: a fresh core built from what the store holds.
-    init(restartingFrom store: FakeStore, policy: HubPolicy = HubPolicy(), clock: ManualClock) {
+    init(restartingFrom store: FakeStore, policy: HubPolicy = HubPolicy(), clock: ManualClock, offsets: any UTCOffsetProvider = FixedUTCOffset(seconds: 0)) {
         self.clock = clock
         self.store = store
+        let money = MoneyState(
+            catalog: store.pricing.last, members: store.members.values.map { m in
+                var m = m
+                m.balance = store.ledgerBalance(of: m.id)
+                return m
+            }, lastSaleID: store.sales.map(\.id).max() ?? 0, lastLedgerID: store.sales.flatMap(\.entries).map(\.id).max() ?? 0,
+            offsets: offsets)
         core = HubCore(
             topics: testTopics, policy: policy, stations: store.stationList, sessions: store.sessionList,
-            lastEventID: store.lastEventID)
+            lastEventID: store.lastEventID, money: money)
         sessionCounter = store.sessions.count
     }
 
@@ -143,13 +168,31 @@ struct TestHub {
             let actions = core.rejected(verb: verb, error: failure.error, now: now)
             return (.failure(failure.error), record(actions))
         case .success(let request):
-            if case .sessionStart = request.command { sessionCounter += 1 }
+            switch request.command {
+            case .sessionStart, .sessionStartPaid: sessionCounter += 1
+            default: break
+            }
             var newID = "S-\(sessionCounter)"
             if case .stationOrder = request.command {
                 orderCounter += 1
                 newID = "C-\(orderCounter)"
             }
-            let outcome = core.handle(request.command, verb: verb, newSessionID: newID, now: now)
+            // As the hub does: PINs are hashed before the core sees them (a stand-in hash here),
+            // and a refund or void comes with the sale it names.
+            var command = request.command
+            switch command {
+            case .memberSetPIN(let m, .plain(let pin)): command = .memberSetPIN(m, pin: .hashed("hash:" + pin))
+            case .memberAdd(var new):
+                if case .plain(let pin)? = new.pin { new.pin = .hashed("hash:" + pin) }
+                command = .memberAdd(new)
+            default: break
+            }
+            var context = CommandContext()
+            switch command {
+            case .saleRefund(let id, _, _), .saleVoid(let id, _): context = store.context(ofSale: id)
+            default: break
+            }
+            let outcome = core.handle(command, verb: verb, newSessionID: newID, now: now, actor: actor, context: context)
             record(outcome.actions)
             return (outcome.result, outcome.actions)
         }

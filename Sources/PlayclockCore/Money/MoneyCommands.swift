@@ -70,7 +70,8 @@ extension HubCore {
         var body: [String: JSONValue] = [
             "member": .string(m.id), "name": .string(m.name), "contact": JSONValue(m.contact), "tier": JSONValue(m.tier),
             "discount_percent": .int(discount(of: m)), "balance": .int(m.balance), "available": .int(available(m, now: now)),
-            "currency": .string(money.currency), "balance_text": .string(money.formatted(m.balance)), "disabled": .bool(m.disabled),
+            "currency": .string(money.currency), "balance_text": .string(money.formatted(m.balance)),
+            "available_text": .string(money.formatted(available(m, now: now))), "disabled": .bool(m.disabled),
             "has_pin": .bool(m.pinHash != nil), "created_at": .string(ISO8601.string(fromMillis: m.createdAtWallMillis)),
             "last_seen": m.lastSeenWallMillis.map { .string(ISO8601.string(fromMillis: $0)) } ?? .null,
             "locked_until": m.lockedUntilWallMillis.flatMap { $0 > now.wallMillis ? .string(ISO8601.string(fromMillis: $0)) : nil } ?? .null,
