@@ -152,6 +152,26 @@ struct MoneyTests {
         hub.checkLedger()
     }
 
+    @Test func aTopUpReArmsTheConsolePlugsOwnOffTimer() {
+        let catalog = try! PricingCatalog.parse(moneyCatalogJSON)
+        var hub = TestHub(
+            stations: [Station(id: ps1, name: "PS5", kind: .console, plug: .tasmota(topic: "ps5", relay: 1))],
+            money: MoneyState(catalog: catalog))
+        hub.ok("member/add", ["member": "m-1", "name": "Ann"])
+        hub.ok("member/topup", ["member": "m-1", "amount": 150, "method": "cash"])
+        hub.ok("session/start", ["station": "PS-01", "member": "m-1"])
+        let (_, actions) = hub.request("member/topup", ["member": "m-1", "amount": 300, "method": "cash"])
+        let plugCommands = actions.compactMap { a -> Outbound? in
+            guard case .publish(let o) = a, o.topic.hasPrefix("cmnd/ps5/") else { return nil }
+            return o
+        }
+        // 4.50 at 6.00 an hour, by the quarter hour: 45 minutes; the off-timer is 45 min + the margin.
+        let pulse = plugCommands.first { $0.topic == "cmnd/ps5/PulseTime1" }
+        #expect(pulse.map { String(decoding: $0.payload, as: UTF8.self) } == String(100 + 45 * 60 + hub.policy.plugFailsafeMarginSeconds),
+                "the plug hears of the longer session")
+        #expect(plugCommands.allSatisfy { !$0.retain })
+    }
+
     @Test func aBalanceTooSmallForTheMinimumIsRefused() {
         var hub = moneyHub()
         hub.ok("member/add", ["member": "m-1", "name": "Ann"])

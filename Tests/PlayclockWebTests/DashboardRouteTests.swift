@@ -29,7 +29,8 @@ import Testing
             #expect(me.json?["role"] == "cashier")
             #expect(me.json?["read_only"] == false)
             #expect(me.json?["verbs"] == ["station/list", "station/get", "session/start", "session/extend", "session/pause",
-                                          "session/resume", "session/stop"])
+                                          "session/resume", "session/stop", "pricing/get", "price/quote", "member/add",
+                                          "member/get", "member/find", "member/topup", "member/set-pin"])
         }
     }
 

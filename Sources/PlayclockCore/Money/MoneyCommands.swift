@@ -342,6 +342,8 @@ extension HubCore {
             ? .extend(grant(id, session, now: now), addedSeconds: seconds(change))
             : unlock(id, session, now: now)))
         actions += [publishCountdown(entry, now: now), publishState(entry, now: now)]
+        // A console's plug carries its own off-timer for the session's end: re-arm it.
+        actions += reconcilePlug(id, now: now, force: true)
         return actions
     }
 
