@@ -464,7 +464,15 @@ public actor Hub {
                 if case .failure = outcome.value { recordedRefusal = outcome.actions.contains(where: \.isStoreWrite) }
                 syncPlugSubscriptions()
             } catch let error as CommandError {
+                // Refused before the core ran (a reused or malformed `transaction`): audited like
+                // every other refusal.
                 result = .failure(error)
+                do {
+                    let actions = try transact { core in core.rejected(verb: verb, error: error, now: now, actor: user) }
+                    recordedRefusal = !actions.isEmpty
+                } catch {
+                    logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
+                }
             } catch {
                 logger.error("store write failed", metadata: ["request.verb": "\(verb)", "error": "\(error)"])
                 result = .failure(CommandError(.storageFailed, "the hub could not store the change; nothing was changed"))

@@ -87,7 +87,8 @@ enum MoneyRequests {
     }
 
     /// A whole, positive number of minor units, at most `MoneyLimits.maxAmount`. Fractions
-    /// (`12.5`, even `12.0`), strings, negatives and zero are refused: money is never a float.
+    /// (`12.5`), strings, negatives and zero are refused: money is never a float. (`1250.0` and
+    /// `1.25e3` are the same JSON number as `1250`: the decoder reads them as that whole number.)
     static func amount(_ body: [String: JSONValue], _ key: String = "amount") throws(CommandError) -> Int64 {
         guard let value = body[key] else { throw CommandError(.invalidAmount, "\"\(key)\" is required (a whole number of minor units, e.g. 1250 for 12.50)") }
         guard case .int(let n) = value else {

@@ -125,14 +125,19 @@ struct MoneyDeskTests {
 
     /// `MoneyRequests.amount` says "Fractions (`12.5`, even `12.0`) ... are refused: money is never
     /// a float"; the JSON parser turns `1250.0` into the integer 1250 before it gets there.
-    @Test func anAmountWrittenWithADecimalPointIsRefused() async throws {
+    /// JSON has one kind of number: `1250.0` is the number 1250 (a JavaScript client cannot even
+    /// tell them apart), so it tops up 12.50, while a real fraction is refused.
+    @Test func aWholeAmountWrittenWithADecimalPointIsThatNumberAndAFractionIsRefused() async throws {
         let h = try await MoneyFixture.harness()
         try await h.addMember("m-1001", topUp: 100)
-        let answer = try await h.requestRaw(
+        let whole = try await h.requestRaw(
             "member/topup", #"{"member":"m-1001","amount":1250.0,"method":"cash","transaction":"dot-0"}"#, transaction: "dot-0")
-        #expect(answer["error"]?["code"] == "invalid_amount", "1250.0 is not minor units: \(answer)")
-        #expect(try await h.balance("m-1001") == 100)
-        #expect(try h.sqlInt("SELECT COUNT(*) FROM sales") == 1)
+        #expect(whole["data"]?["sale"]?["amount"] == 1250, "\(whole)")
+        let fraction = try await h.requestRaw(
+            "member/topup", #"{"member":"m-1001","amount":1250.5,"method":"cash","transaction":"dot-1"}"#, transaction: "dot-1")
+        #expect(fraction["error"]?["code"] == "invalid_amount", "\(fraction)")
+        #expect(try await h.balance("m-1001") == 1350)
+        #expect(try h.sqlInt("SELECT COUNT(*) FROM sales") == 2)
         try h.expectCleanDBCheck()
     }
 
