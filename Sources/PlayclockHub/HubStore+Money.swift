@@ -228,6 +228,7 @@ extension HubStore {
         try db.query("SELECT * FROM sales WHERE member = ? ORDER BY id DESC LIMIT ?", [.text(member), .integer(Int64(max(1, min(limit, 200))))])
             .map { row in
                 ["sale": .int(row.int("id") ?? 0), "kind": JSONValue(row.string("kind")), "amount": .int(row.int("amount") ?? 0),
+                 "amount_text": JSONValue(row.string("currency").flatMap(Currency.init).map { $0.formatted(row.int("amount") ?? 0) }),
                  "method": JSONValue(row.string("method")), "station": JSONValue(row.string("station")),
                  "session": JSONValue(row.string("session")), "refers_to": row.int("refers_to").map { .int($0) } ?? .null,
                  "reason": JSONValue(row.string("reason")), "by": JSONValue(row.string("by")),

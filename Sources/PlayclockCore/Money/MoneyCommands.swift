@@ -84,6 +84,19 @@ extension HubCore {
     }
 
     func saleJSON(_ sale: SaleRecord) -> JSONValue {
+        var body = saleFields(sale)
+        // What a desk sale bought, for people reading the events: the package, the time granted.
+        if let detail = sale.detail.objectValue, sale.kind == .time || sale.kind == .package {
+            if let package = detail["package"]?.objectValue {
+                body["package"] = package["id"] ?? .null
+                body["package_name"] = package["name"] ?? .null
+            }
+            body["granted_s"] = detail["granted_s"] ?? detail["billed_s"] ?? .null
+        }
+        return .object(body)
+    }
+
+    private func saleFields(_ sale: SaleRecord) -> [String: JSONValue] {
         ["sale": .int(sale.id), "kind": .string(sale.kind.rawValue), "amount": .int(sale.amount), "currency": .string(sale.currency),
          "amount_text": .string(money.formatted(sale.amount)), "method": .string(sale.method),
          "station": JSONValue(sale.station?.value), "session": JSONValue(sale.session), "member": JSONValue(sale.member),
