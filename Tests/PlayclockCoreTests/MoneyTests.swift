@@ -432,7 +432,7 @@ struct MoneyTests {
     /// sessions, pauses, refunds and the passing of time, the ledger and the balances agree.
     @Test(arguments: [1, 2, 3, 4, 5, 6, 7, 8] as [UInt64])
     func randomDeskWorkKeepsTheLedgerConsistent(seed: UInt64) {
-        var rng = SeededRandom(seed: seed)
+        var rng = SplitMix64(seed: seed)
         var hub = moneyHub()
         let members = ["m-1", "m-2", "m-3"]
         for m in members { hub.ok("member/add", ["member": .string(m), "name": .string(m)]) }
@@ -455,19 +455,6 @@ struct MoneyTests {
             }
         }
         hub.checkLedger()
-    }
-}
-
-/// SplitMix64: small, seeded, the same on every machine.
-struct SeededRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -468,13 +468,11 @@ extension HubCore {
         guard m.balance <= MoneyLimits.maxAmount - amount else {
             throw CommandError(.invalidAmount, "member \(id)'s balance would pass \(money.formatted(MoneyLimits.maxAmount))")
         }
-        var (sale, actions) = sell(
+        let (sale, saleActions) = sell(
             .topup, amount: amount, method: tender.rawValue, moves: [(.tender(tender), .member(id), amount)], station: nil, session: nil,
             member: id, detail: [:], event: .memberTopup, now: now, actor: actor)
-        actions += regrant(member: id, now: now)
-        let account = money[member: id] ?? m
-        sale.member = id
-        return (merged(memberJSON(account, now: now), ["sale": saleJSON(sale)]), actions)
+        let actions = saleActions + regrant(member: id, now: now)
+        return (merged(memberJSON(money[member: id] ?? m, now: now), ["sale": saleJSON(sale)]), actions)
     }
 
     // MARK: - Refunds and voids
