@@ -177,6 +177,7 @@ def test_a_manager_edits_prices_and_the_desk_sells_at_them(priced_venue, browser
     save(browser)
     assert "20% off rates and packages" in row(browser, "tier", "gold").text
 
+    quiet_screenshot(browser, "dashboard-prices-list.png")
     edit(browser, "plan", "standard")
     quiet_screenshot(browser, "dashboard-prices.png")
     find(browser, "#price-cancel").click()
