@@ -87,6 +87,23 @@ def test_a_cashier_has_no_price_editing(priced_venue, browser):
     assert status == 403 and answer["status"] == "error", answer
 
 
+def test_prices_may_be_zero_and_up_to_the_catalogue_limit(priced_venue, browser):
+    sign_in(browser, priced_venue, "boss")
+    wait_until(lambda: find(browser, "#prices-open").is_displayed(), what="the Prices button")
+    results = browser.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        import("/assets/common.js").then((m) => done([
+          m.parseAmount("0", "EUR", {allowZero: true}), m.parseAmount("0,00", "EUR", {allowZero: true}),
+          m.parseAmount("100000.00", "EUR", {allowZero: true, max: 10000000}),
+          m.parseAmount("100000.01", "EUR", {allowZero: true, max: 10000000}),
+          m.parseAmount("9999999999.99", "EUR", {allowZero: true, max: 1000000000000}),
+          m.parseAmount("0", "EUR"), m.parseAmount("1000001", "EUR"),
+        ]));
+    """)
+    assert [r.get("amount", r.get("error")) for r in results] == [
+        0, 0, 10000000, "That amount is too large.", 999999999999, "The amount must be more than zero.", "That amount is too large."]
+
+
 def test_a_manager_edits_prices_and_the_desk_sells_at_them(priced_venue, browser):
     venue = priced_venue
     sign_in(browser, venue, "boss")
@@ -245,6 +262,13 @@ def test_a_manager_edits_prices_and_the_desk_sells_at_them(priced_venue, browser
     wait_until(lambda: confirm.is_enabled() and confirm.text == "Start · 5.50 EUR cash", what="the confirm button")
     confirm.click()
     wait_event(browser, "Sale 1: package of 2 hours, 5.50 EUR cash by desk")
+
+    # The cashier sees Bob's card without the manager's Edit.
+    search = browser.find_element(By.ID, "member-search")
+    search.send_keys("Bob")
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, '#member-results button[data-member="m-2001"]'), what="Bob found").pop().click()
+    wait_until(lambda: text_of(browser, "member-tier") == "Gold (20% off)", what="Bob's card for the cashier")
+    assert not find(browser, "#member-edit").is_displayed()
 
     check = subprocess.run([str(BIN / "playclock"), "db", "check", "--database", str(venue.database)],
                            capture_output=True, text=True, timeout=60)
