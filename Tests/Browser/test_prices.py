@@ -166,6 +166,24 @@ def test_a_manager_edits_prices_and_the_desk_sells_at_them(priced_venue, browser
                "plan standard not removed: package 3h is valid for plan standard: change or remove the package first",
                what="the removal refusal")
 
+    # A plan removed elsewhere while a package form names it: the hub's unknown_plan, in its words.
+    boss = Staff(venue, "boss")
+    status, answer = boss.post("/api/request/rate/set", {"plan": {"id": "tmp", "name": "Trial", "per_hour": 100, "step_s": 60}})
+    assert status == 200, answer
+    wait_until(lambda: browser.find_elements(By.CSS_SELECTOR, '#prices-plans li[data-plan="tmp"]'), what="the plan added elsewhere")
+    find(browser, "#package-add").click()
+    wait_until(lambda: find(browser, "#price-form").is_displayed(), what="the package form")
+    status, answer = boss.post("/api/request/rate/remove", {"plan": "tmp"})
+    assert status == 200, answer
+    retype(browser, "pf-id", "trial")
+    retype(browser, "pf-name", "Trial hour")
+    retype(browser, "pf-price", "0")
+    retype(browser, "pf-minutes", "60")
+    find(browser, '#price-fields input[name=pf-plan][value=tmp]').click()
+    save_refused(browser, "package trial names plan tmp, which does not exist")
+    find(browser, "#price-cancel").click()
+    assert not browser.find_elements(By.CSS_SELECTOR, '#prices-plans li[data-plan="tmp"], #prices-packages li[data-package="trial"]')
+
     # A new package for the PC floor.
     find(browser, "#package-add").click()
     wait_until(lambda: find(browser, "#price-form").is_displayed(), what="the package form")
@@ -246,7 +264,6 @@ def test_a_manager_edits_prices_and_the_desk_sells_at_them(priced_venue, browser
     wait_until(lambda: text_of(browser, "sale-quote") == "3.60 EUR for 1 hour (20% member discount)", what="the discounted time")
 
     # A change made elsewhere reaches the open desk by the pricing.changed event: no reload.
-    boss = Staff(venue, "boss")
     status, answer = boss.post("/api/request/rate/set", {"plan": {
         "id": "standard", "name": "PC floor", "per_hour": 600, "step_s": 60, "minimum": 100, "postpaid_limit_minutes": 240}})
     assert status == 200, answer
