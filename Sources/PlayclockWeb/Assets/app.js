@@ -62,6 +62,7 @@ function showLogin(message = "") {
   memberShown = null;
   memberData = null;
   saleMember = null;
+  for (const dialog of document.querySelectorAll("dialog[open]")) dialog.close();
   pending.clear();
   $("member-card").hidden = true;
   $("member-results").replaceChildren();
@@ -441,6 +442,11 @@ function applyPricing() {
   $("free-extend-title").textContent = priced ? "Extend · no charge" : "Extend";
   $("add-tier").replaceChildren(el("option", { value: "", text: "no tier" }),
     ...(pricing?.tiers || []).map((t) => el("option", { value: t.id, text: `${t.name} (${t.discount_percent}% off)` })));
+  // New prices apply to new sales at once: the shown quote and package list are re-made from them.
+  quote = { key: null, data: null, error: null };
+  saleItemsKey = null;
+  renderPrices();
+  if (memberData) renderMember(memberData);
   if (floor) renderActions();
 }
 
@@ -726,6 +732,7 @@ function renderMember(m) {
   $("member-available").textContent = formatMoney(m.available, code);
   const tier = (pricing?.tiers || []).find((t) => t.id === m.tier);
   $("member-tier").textContent = m.tier ? `${tier?.name || m.tier}${m.discount_percent ? ` (${m.discount_percent}% off)` : ""}` : "none";
+  $("member-contact").textContent = m.contact || "none";
   const station = m.session ? floor?.stations.get(m.session.station) : null;
   $("member-session").textContent = m.session ? `playing on ${station?.name || m.session.station}` : "none";
   $("member-disable").textContent = m.disabled ? "Enable" : "Disable";
@@ -880,6 +887,372 @@ $("sale-form").addEventListener("submit", async (event) => {
   $("sale-dialog").close();
   toast(`${kind === "refund" ? "Refunded" : "Voided"} sale ${row.sale}: ${answer.data.amount_text}.`);
   refreshMember();
+});
+
+// ---------- prices (managers) ----------
+// The Prices dialog lists the plans, packages and tiers of `pricing/get` and lets an account with
+// `rate/set`, `package/set` or `tier/set` add, edit and remove them through forms. Every save
+// sends the verb and shows the hub's answer: the hub is the one judge of a price list (the field
+// path in its refusal says what to fix), so the forms check only what they must to build the body
+// exactly (amounts as minor units from string arithmetic, whole numbers as numbers).
+
+const DAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+const DAY_WORDS = { mon: "Mon", tue: "Tue", wed: "Wed", thu: "Thu", fri: "Fri", sat: "Sat", sun: "Sun" };
+// The catalogue's own bounds (PricingLimits): an amount typed above them is refused before sending.
+const MAX_PER_HOUR = 10000000;
+const MAX_PRICE = 1000000000000;
+const PRICE_VERBS = ["rate/set", "package/set", "tier/set"];
+// What the editor is editing: {kind: "plan"|"package"|"tier", original: the item or null (new)}.
+let priceEdit = null;
+
+const canEditPrices = () => PRICE_VERBS.some((v) => verbs.has(v));
+
+/** 1250 -> "12.50" in the venue's currency: what a form field shows for an amount. */
+const decimalText = (minor) => formatMoney(minor, currency()).split(" ")[0];
+
+function daysText(days) {
+  if (!days || days.length === 0 || days.length === 7) return "every day";
+  return DAYS.filter((d) => days.includes(d)).map((d) => DAY_WORDS[d]).join(", ");
+}
+
+function stepText(seconds) {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
+}
+
+function planLine(p) {
+  const parts = [`${money(p.per_hour)}/h`, `step ${stepText(p.step_s)}`];
+  if (p.minimum) parts.push(`minimum ${money(p.minimum)}`);
+  parts.push(`zones: ${p.zones ? p.zones.join(", ") : "all"}`);
+  if (p.kinds) parts.push(`kinds: ${p.kinds.join(", ")}`);
+  if (p.postpaid_limit_minutes) parts.push(`pay later up to ${formatDuration(p.postpaid_limit_minutes * 60)}`);
+  return parts.join(" · ");
+}
+
+function packageLine(p) {
+  const parts = [money(p.price), p.until ? `until ${p.until}` : formatDuration(p.minutes * 60)];
+  if (p.plans) parts.push(`plans: ${p.plans.join(", ")}`);
+  if (p.zones) parts.push(`zones: ${p.zones.join(", ")}`);
+  if (p.sale_hours) parts.push(`sold ${p.sale_hours.from}–${p.sale_hours.to}`);
+  if (p.days) parts.push(`on ${daysText(p.days)}`);
+  if (p.available_until) parts.push(`until ${p.available_until}`);
+  return parts.join(" · ");
+}
+
+function priceButtons(kind, item, verb) {
+  const removeVerb = verb.replace("/set", "/remove");
+  return el("span", { class: "row-buttons" },
+    verbs.has(verb) ? el("button", { type: "button", class: "small", dataset: { edit: item.id }, onclick: () => openPriceForm(kind, item) }, "Edit") : null,
+    verbs.has(removeVerb) ? el("button", { type: "button", class: "small danger", dataset: { remove: item.id },
+      onclick: (e) => removePriceItem(e.currentTarget, kind, item, removeVerb) }, "Remove") : null);
+}
+
+function renderPrices() {
+  $("prices-open").hidden = !(pricing && canEditPrices());
+  if (!$("prices-dialog").open) return;
+  if (!pricing) { $("prices-dialog").close(); return; }
+  $("prices-currency").textContent = `${pricing.currency} · ${pricing.timezone}`;
+  for (const [id, verb] of [["plan-add", "rate/set"], ["package-add", "package/set"], ["tier-add", "tier/set"]]) $(id).hidden = !verbs.has(verb);
+  $("prices-plans").replaceChildren(...(pricing.plans.length ? pricing.plans.map((p) => el("li", { dataset: { plan: p.id } },
+    el("div", {}, el("strong", { text: p.name }), el("span", { class: "muted", text: ` ${p.id}` }), priceButtons("plan", p, "rate/set")),
+    el("div", { class: "price-line", text: planLine(p) }),
+    p.rules.length ? el("ul", { class: "rules" }, p.rules.map((r) =>
+      el("li", { text: `${daysText(r.days)} ${r.from}–${r.to} · ${money(r.per_hour)}/h` }))) : null))
+    : [el("li", { class: "muted", text: "No rate plans: no station can be sold time." })]));
+  $("prices-packages").replaceChildren(...(pricing.packages.length ? pricing.packages.map((p) => el("li", { dataset: { package: p.id } },
+    el("div", {}, el("strong", { text: p.name }), el("span", { class: "muted", text: ` ${p.id}` }), priceButtons("package", p, "package/set")),
+    el("div", { class: "price-line", text: packageLine(p) })))
+    : [el("li", { class: "muted", text: "No packages." })]));
+  $("prices-tiers").replaceChildren(...(pricing.tiers.length ? pricing.tiers.map((t) => el("li", { dataset: { tier: t.id } },
+    el("div", {}, el("strong", { text: t.name }), el("span", { class: "muted", text: ` ${t.id}` }), priceButtons("tier", t, "tier/set")),
+    el("div", { class: "price-line", text: `${t.discount_percent}% off rates and packages` })))
+    : [el("li", { class: "muted", text: "No tiers." })]));
+}
+
+$("prices-open").addEventListener("click", () => {
+  $("prices-error").textContent = "";
+  closePriceForm();
+  $("prices-dialog").showModal();
+  renderPrices();
+  loadPricing();
+});
+$("prices-close").addEventListener("click", () => $("prices-dialog").close());
+
+/** The answer of a price verb is the whole price list: shown at once, before the event arrives. */
+function takePricing(data) {
+  pricing = data;
+  applyPricing();
+}
+
+async function removePriceItem(button, kind, item, verb) {
+  // A second tap confirms, as for Stop: a removal changes what the desk can sell from now on.
+  if (button.dataset.armed !== "1") {
+    for (const other of document.querySelectorAll("#prices-lists button[data-armed]")) { delete other.dataset.armed; other.textContent = "Remove"; other.classList.remove("armed"); }
+    button.dataset.armed = "1";
+    button.textContent = "Tap again to remove";
+    button.classList.add("armed");
+    return;
+  }
+  button.disabled = true;
+  const result = await api(`/api/request/${verb}`, { [kind]: item.id });
+  button.disabled = false;
+  if (result.status === 401) { showLogin("Your sign-in has ended. Please sign in again."); return; }
+  if (result.data?.status !== "ok") {
+    delete button.dataset.armed;
+    button.textContent = "Remove";
+    button.classList.remove("armed");
+    $("prices-error").textContent = `${kind} ${item.id} not removed: ${hubMessage(result)}`;
+    return;
+  }
+  $("prices-error").textContent = "";
+  takePricing(result.data.data);
+  toast(`Removed ${kind} ${item.id} (${item.name}).`);
+}
+
+// ----- the editor -----
+
+function field(label, input, hint) {
+  return el("label", { class: "pf-field" }, el("span", { text: label }), input, hint ? el("small", { class: "muted", text: hint }) : null);
+}
+
+function textInput(id, value, props = {}) {
+  return el("input", { id, value: value ?? "", autocomplete: "off", spellcheck: "false", ...props });
+}
+
+function checkboxes(name, choices, checked, words = (v) => v) {
+  return el("div", { class: "checks", dataset: { group: name } }, choices.map((value) =>
+    el("label", { class: "check" }, el("input", { type: "checkbox", name, value, checked: checked.includes(value) }), words(value))));
+}
+
+const checkedValues = (root, name) => [...root.querySelectorAll(`input[name="${name}"]:checked`)].map((i) => i.value);
+const unique = (list) => [...new Set(list)];
+
+function ruleRow(rule) {
+  const row = el("div", { class: "rule-row" },
+    checkboxes("rule-day", DAYS, rule?.days || [], (d) => DAY_WORDS[d]),
+    textInput("", rule?.from, { class: "rule-from", placeholder: "HH:MM", "aria-label": "From", maxlength: 5 }),
+    el("span", { text: "–" }),
+    textInput("", rule?.to, { class: "rule-to", placeholder: "HH:MM", "aria-label": "To", maxlength: 5 }),
+    textInput("", rule ? decimalText(rule.per_hour) : "", { class: "rule-rate", inputmode: "decimal", placeholder: "per hour", "aria-label": "Rate per hour" }),
+    el("button", { type: "button", class: "small ghost rule-remove", onclick: () => row.remove() }, "Remove rule"));
+  return row;
+}
+
+function planFields(p) {
+  const zones = unique([...(floor ? [...floor.stations.values()].map((s) => s.zone).filter(Boolean) : []), ...(p?.zones || [])]).sort();
+  const kinds = unique([...(floor ? [...floor.stations.values()].map((s) => s.kind) : []), ...(p?.kinds || [])]).sort();
+  const inSeconds = p && p.step_s % 60 !== 0;
+  const rules = el("div", { id: "pf-rules", class: "rules-edit" }, (p?.rules || []).map(ruleRow));
+  return [
+    field("Id", textInput("pf-id", p?.id, { readonly: Boolean(p), placeholder: "e.g. standard" })),
+    field("Name", textInput("pf-name", p?.name, { maxlength: 64 })),
+    field(`Rate per hour (${currency()})`, textInput("pf-rate", p ? decimalText(p.per_hour) : "", { inputmode: "decimal", placeholder: "e.g. 3.00" })),
+    field("Billing step", el("span", { class: "inline" },
+      textInput("pf-step", p ? String(inSeconds ? p.step_s : p.step_s / 60) : "1", { inputmode: "numeric" }),
+      el("select", { id: "pf-step-unit", "aria-label": "Step unit" },
+        el("option", { value: "60", selected: !inSeconds }, "minutes"), el("option", { value: "1", selected: inSeconds }, "seconds"))),
+      "time is charged in whole steps; every session pays at least one"),
+    field(`Minimum (${currency()})`, textInput("pf-minimum", p?.minimum ? decimalText(p.minimum) : "", { inputmode: "decimal", placeholder: "none" })),
+    field("Zones", checkboxes("pf-zone", zones, p?.zones || []), "none ticked: every zone"),
+    field("Kinds", checkboxes("pf-kind", kinds, p?.kinds || []), "none ticked: every kind"),
+    field("Pay-later limit (minutes)", textInput("pf-postpaid", p?.postpaid_limit_minutes ?? "", { inputmode: "numeric", placeholder: "no pay later" })),
+    el("div", { class: "pf-field" }, el("span", { text: "Rules (the first covering an instant sets its rate; from ≥ to runs past midnight)" }), rules,
+      el("button", { type: "button", id: "pf-add-rule", class: "small", onclick: () => rules.append(ruleRow(null)) }, "Add rule")),
+  ];
+}
+
+function packageFields(p) {
+  const zones = unique([...(floor ? [...floor.stations.values()].map((s) => s.zone).filter(Boolean) : []), ...(p?.zones || [])]).sort();
+  const byUntil = Boolean(p?.until);
+  const length = el("div", { class: "pf-field" }, el("span", { text: "Length" }),
+    el("label", { class: "check" }, el("input", { type: "radio", name: "pf-length", value: "minutes", checked: !byUntil }), "minutes ",
+      textInput("pf-minutes", p?.minutes ?? "", { inputmode: "numeric", placeholder: "e.g. 120" })),
+    el("label", { class: "check" }, el("input", { type: "radio", name: "pf-length", value: "until", checked: byUntil }), "until ",
+      textInput("pf-until", p?.until, { placeholder: "HH:MM", maxlength: 5 }),
+      " at least ", textInput("pf-min-minutes", p?.min_minutes ?? "", { inputmode: "numeric", placeholder: "30" }), " min away"));
+  return [
+    field("Id", textInput("pf-id", p?.id, { readonly: Boolean(p), placeholder: "e.g. 2h" })),
+    field("Name", textInput("pf-name", p?.name, { maxlength: 64 })),
+    field(`Price (${currency()})`, textInput("pf-price", p ? decimalText(p.price) : "", { inputmode: "decimal", placeholder: "e.g. 5.50" })),
+    length,
+    field("Plans", checkboxes("pf-plan", unique([...(pricing?.plans || []).map((x) => x.id), ...(p?.plans || [])]), p?.plans || []), "none ticked: every plan"),
+    field("Zones", checkboxes("pf-zone", zones, p?.zones || []), "none ticked: every zone"),
+    field("Sale hours", el("span", { class: "inline" },
+      textInput("pf-sale-from", p?.sale_hours?.from, { placeholder: "HH:MM", maxlength: 5, "aria-label": "Sold from" }), "–",
+      textInput("pf-sale-to", p?.sale_hours?.to, { placeholder: "HH:MM", maxlength: 5, "aria-label": "Sold to" })), "both empty: at any hour"),
+    field("Days of sale", checkboxes("pf-day", DAYS, p?.days || [], (d) => DAY_WORDS[d]), "none ticked: every day"),
+    field("Sold until (UTC)", textInput("pf-available-until", p?.available_until, { placeholder: "e.g. 2027-01-31T23:00:00Z" }), "empty: no end"),
+  ];
+}
+
+function tierFields(t) {
+  return [
+    field("Id", textInput("pf-id", t?.id, { readonly: Boolean(t), placeholder: "e.g. gold" })),
+    field("Name", textInput("pf-name", t?.name, { maxlength: 64 })),
+    field("Discount (%)", textInput("pf-discount", t?.discount_percent ?? "", { inputmode: "numeric", placeholder: "0-100" })),
+  ];
+}
+
+const FORM_WORDS = { plan: "rate plan", package: "package", tier: "tier" };
+
+function openPriceForm(kind, item) {
+  priceEdit = { kind, original: item };
+  $("price-form-title").textContent = item ? `Edit ${FORM_WORDS[kind]} ${item.id}` : `Add a ${FORM_WORDS[kind]}`;
+  $("price-fields").replaceChildren(...(kind === "plan" ? planFields(item) : kind === "package" ? packageFields(item) : tierFields(item)));
+  $("price-error").textContent = "";
+  $("prices-lists").hidden = true;
+  $("price-form").hidden = false;
+  $(item ? "pf-name" : "pf-id").focus();
+}
+
+function closePriceForm() {
+  priceEdit = null;
+  $("price-form").hidden = true;
+  $("prices-lists").hidden = false;
+}
+
+$("price-cancel").addEventListener("click", closePriceForm);
+for (const [id, kind] of [["plan-add", "plan"], ["package-add", "package"], ["tier-add", "tier"]]) {
+  $(id).addEventListener("click", () => openPriceForm(kind, null));
+}
+
+/** Thrown by the body builders: a field that cannot be turned into the request, in plain words. */
+class FormError extends Error {}
+
+function amountField(id, label, { optional = false, max }) {
+  const text = $(id).value.trim();
+  if (optional && text === "") return undefined;
+  const parsed = parseAmount(text, currency(), { allowZero: true, max });
+  if (parsed.error) throw new FormError(`${label}: ${parsed.error}`);
+  return parsed.amount;
+}
+
+/** A whole number as typed ("0" too: the hub says what range it takes), or undefined when empty and optional. */
+function wholeField(input, label, { optional = false } = {}) {
+  const text = input.value.trim();
+  if (optional && text === "") return undefined;
+  if (!/^\d{1,15}$/.test(text)) throw new FormError(`${label}: type a whole number.`);
+  return Number(text);
+}
+
+function planBody() {
+  const root = $("price-fields");
+  const plan = { id: $("pf-id").value.trim(), name: $("pf-name").value,
+    per_hour: amountField("pf-rate", "Rate per hour", { max: MAX_PER_HOUR }),
+    step_s: wholeField($("pf-step"), "Billing step") * Number($("pf-step-unit").value) };
+  const minimum = amountField("pf-minimum", "Minimum", { optional: true, max: MAX_PRICE });
+  if (minimum !== undefined) plan.minimum = minimum;
+  const zones = checkedValues(root, "pf-zone");
+  if (zones.length) plan.zones = zones;
+  const kinds = checkedValues(root, "pf-kind");
+  if (kinds.length) plan.kinds = kinds;
+  const postpaid = wholeField($("pf-postpaid"), "Pay-later limit", { optional: true });
+  if (postpaid !== undefined) plan.postpaid_limit_minutes = postpaid;
+  plan.rules = [...root.querySelectorAll(".rule-row")].map((row, i) => {
+    const rate = parseAmount(row.querySelector(".rule-rate").value, currency(), { allowZero: true, max: MAX_PER_HOUR });
+    if (rate.error) throw new FormError(`Rule ${i + 1}, rate per hour: ${rate.error}`);
+    // Times go as typed: the hub checks HH:MM and names the rule in its refusal.
+    return { days: checkedValues(row, "rule-day"), from: row.querySelector(".rule-from").value.trim(),
+      to: row.querySelector(".rule-to").value.trim(), per_hour: rate.amount };
+  });
+  return { verb: "rate/set", body: { plan } };
+}
+
+function packageBody() {
+  const root = $("price-fields");
+  const p = { id: $("pf-id").value.trim(), name: $("pf-name").value, price: amountField("pf-price", "Price", { max: MAX_PRICE }) };
+  if (root.querySelector('input[name="pf-length"]:checked')?.value === "until") {
+    p.until = $("pf-until").value.trim();
+    const min = wholeField($("pf-min-minutes"), "At least … minutes away", { optional: true });
+    if (min !== undefined) p.min_minutes = min;
+  } else {
+    p.minutes = wholeField($("pf-minutes"), "Minutes");
+  }
+  const plans = checkedValues(root, "pf-plan");
+  if (plans.length) p.plans = plans;
+  const zones = checkedValues(root, "pf-zone");
+  if (zones.length) p.zones = zones;
+  const from = $("pf-sale-from").value.trim(), to = $("pf-sale-to").value.trim();
+  if (from || to) p.sale_hours = { from, to };
+  const days = checkedValues(root, "pf-day");
+  if (days.length) p.days = days;
+  const until = $("pf-available-until").value.trim();
+  if (until) p.available_until = until;
+  return { verb: "package/set", body: { package: p } };
+}
+
+function tierBody() {
+  return { verb: "tier/set", body: { tier: { id: $("pf-id").value.trim(), name: $("pf-name").value,
+    discount_percent: wholeField($("pf-discount"), "Discount") } } };
+}
+
+$("price-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!priceEdit) return;
+  const { kind } = priceEdit;
+  let request;
+  try {
+    request = kind === "plan" ? planBody() : kind === "package" ? packageBody() : tierBody();
+  } catch (error) {
+    if (!(error instanceof FormError)) throw error;
+    $("price-error").textContent = error.message;
+    return;
+  }
+  $("price-error").textContent = "";
+  $("price-save").disabled = true;
+  const result = await api(`/api/request/${request.verb}`, request.body);
+  $("price-save").disabled = false;
+  if (result.status === 401) { showLogin("Your sign-in has ended. Please sign in again."); return; }
+  if (result.data?.status !== "ok") {
+    // The hub's words (with the field's path for a malformed one), next to the form to fix it.
+    $("price-error").textContent = hubMessage(result);
+    return;
+  }
+  const item = request.body[kind];
+  closePriceForm();
+  takePricing(result.data.data);
+  toast(`Saved ${FORM_WORDS[kind]} ${item.id} (${item.name.trim()}): new sales use it now.`);
+});
+
+// ---------- member edit (managers) ----------
+
+$("member-edit").addEventListener("click", () => {
+  const m = memberData;
+  if (!m) return;
+  $("edit-member-id").textContent = m.member;
+  $("edit-name").value = m.name;
+  $("edit-contact").value = m.contact || "";
+  const tiers = pricing?.tiers || [];
+  $("edit-tier").replaceChildren(el("option", { value: "", text: "no tier" }),
+    ...tiers.map((t) => el("option", { value: t.id, text: `${t.name} (${t.discount_percent}% off)` })),
+    // A tier removed from the prices since stays selectable as it is, so saving changes nothing unasked.
+    ...(m.tier && !tiers.some((t) => t.id === m.tier) ? [el("option", { value: m.tier, text: m.tier })] : []));
+  $("edit-tier").value = m.tier || "";
+  $("member-edit-error").textContent = "";
+  $("member-edit-dialog").showModal();
+  $("edit-name").focus();
+});
+$("member-edit-cancel").addEventListener("click", () => $("member-edit-dialog").close());
+$("member-edit-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const m = memberData;
+  if (!m) return;
+  // Only what changed is sent; an emptied contact or "no tier" is sent as null, which clears it.
+  const body = { member: m.member };
+  const name = $("edit-name").value.trim();
+  if (name !== m.name) body.name = name;
+  const contact = $("edit-contact").value.trim();
+  if (contact !== (m.contact || "")) body.contact = contact || null;
+  const tier = $("edit-tier").value;
+  if (tier !== (m.tier || "")) body.tier = tier || null;
+  if (Object.keys(body).length === 1) { $("member-edit-dialog").close(); return; }
+  $("member-edit-send").disabled = true;
+  const answer = await memberRequest("member/update", body);
+  $("member-edit-send").disabled = false;
+  if (!answer) return;
+  if (answer.error) { $("member-edit-error").textContent = answer.error; return; }
+  $("member-edit-dialog").close();
+  toast(`Member ${answer.data.member} saved.`);
+  showMember(m.member);
 });
 
 // ---------- money events ----------

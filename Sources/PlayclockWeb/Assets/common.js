@@ -186,9 +186,11 @@ export function formatMoney(minor, currency) {
 /**
  * Typed text -> minor units: "20" -> 2000, "12.5" -> 1250, "0,05" -> 5 (EUR). A comma is taken
  * as the decimal point (as typed in much of Europe); no signs, no grouping, no more decimals than
- * the currency has. Returns {amount} or {error} in plain words.
+ * the currency has. Returns {amount} or {error} in plain words. Payments are more than zero and at
+ * most the hub's 100,000,000 minor units; prices (a free rate, a package's price) pass
+ * `{allowZero: true, max}` with the catalogue's own limit.
  */
-export function parseAmount(text, currency) {
+export function parseAmount(text, currency, { allowZero = false, max = 100000000 } = {}) {
   const digits = minorDigits(currency);
   const raw = String(text ?? "").trim();
   const match = /^(\d+)(?:[.,](\d*))?$/.exec(raw) || /^()[.,](\d+)$/.exec(raw);
@@ -198,10 +200,10 @@ export function parseAmount(text, currency) {
     return { error: digits === 0 ? `${currency} has no decimals.` : `${currency} has at most ${digits} decimals.` };
   }
   const minorText = ((whole || "0") + fraction.padEnd(digits, "0")).replace(/^0+(?=\d)/, "");
-  // The hub takes at most 100,000,000 minor units; a longer digit string would not even be an exact Number.
-  if (minorText.length > 9 || Number(minorText) > 100000000) return { error: "That amount is too large." };
+  // Above `max` is refused; a digit string longer than 15 would not even be an exact Number.
+  if (minorText.length > 15 || Number(minorText) > max) return { error: "That amount is too large." };
   const amount = Number(minorText);
-  if (amount < 1) return { error: "The amount must be more than zero." };
+  if (amount < 1 && !allowZero) return { error: "The amount must be more than zero." };
   return { amount };
 }
 
