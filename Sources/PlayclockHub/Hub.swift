@@ -136,8 +136,6 @@ public actor Hub {
     /// PINs to check, for the checker in `run()` (bcrypt is slow: never on the actor).
     private nonisolated let pinChecks: AsyncStream<PINCheck>
     private nonisolated let pinCheckQueue: AsyncStream<PINCheck>.Continuation
-    /// Sign-in messages ignored since the last log line (retained, malformed, throttled).
-    private var ignoredSignIns = 0
 
     struct PINCheck: Sendable {
         var station: String
@@ -575,7 +573,6 @@ public actor Hub {
         guard !message.retained, message.payload.count <= 1024, let id = StationID(raw),
             let request = try? SignInRequest(payload: message.payload), request.station == id
         else {
-            ignoredSignIns += 1
             metrics.recordIgnoredAgentReport("sign_in")
             return
         }

@@ -99,10 +99,8 @@ public enum Command: Sendable, Equatable {
         switch self {
         case .stationList, .stationGet, .stationOrder, .pricingGet, .priceQuote, .rateSet, .rateRemove, .packageSet, .packageRemove,
             .tierSet, .tierRemove, .memberAdd, .memberGet, .memberFind, .memberUpdate, .memberSetPIN, .memberDisable, .saleRefund,
-            .saleVoid:
-            return []
-        case .memberTopup:
-            // A top-up may extend the member's running session, on a station the core finds.
+            .saleVoid, .memberTopup:
+            // A top-up may extend the member's running session: the core finds that station itself.
             return []
         case .sessionStartPaid(let id, _), .sessionExtendPaid(let id, _, _): return [id]
         case .stationAdd(let id, _, _, _, _), .stationUpdate(let id, _, _, _, _), .stationRemove(let id),
