@@ -47,6 +47,7 @@ public struct HubCore: Sendable {
         var catalog: PricingCatalog?
         var lastSaleID: Int64
         var lastLedgerID: Int64
+        var lastShiftID: Int64
     }
 
     public init(
@@ -56,7 +57,9 @@ public struct HubCore: Sendable {
         self.topics = topics
         self.policy = policy
         self.lastEventID = lastEventID
-        self.money = MoneyBook(catalog: money.catalog, members: money.members, lastSaleID: money.lastSaleID, lastLedgerID: money.lastLedgerID)
+        self.money = MoneyBook(
+            catalog: money.catalog, members: money.members, lastSaleID: money.lastSaleID, lastLedgerID: money.lastLedgerID,
+            products: money.products, openShifts: money.openShifts, lastShiftID: money.lastShiftID, counter: money.counter)
         self.pricing = PricingEngine(offsets: money.offsets)
         self.entries = StationTable(policy: policy)
         for station in stations {
@@ -105,7 +108,8 @@ public struct HubCore: Sendable {
         precondition(checkpoint == nil, "beginChange while a change is open")
         checkpoint = Checkpoint(
             lastEventID: lastEventID, lastRPCID: lastRPCID, plugIndex: plugIndex, plugIndexGeneration: plugIndexGeneration,
-            rejections: rejections, catalog: money.catalog, lastSaleID: money.lastSaleID, lastLedgerID: money.lastLedgerID)
+            rejections: rejections, catalog: money.catalog, lastSaleID: money.lastSaleID, lastLedgerID: money.lastLedgerID,
+            lastShiftID: money.lastShiftID)
         entries.beginJournal()
         money.beginJournal()
     }
@@ -131,6 +135,7 @@ public struct HubCore: Sendable {
         money.catalog = saved.catalog
         money.lastSaleID = saved.lastSaleID
         money.lastLedgerID = saved.lastLedgerID
+        money.lastShiftID = saved.lastShiftID
         lastEventID = saved.lastEventID
         lastRPCID = saved.lastRPCID
         plugIndex = saved.plugIndex
@@ -269,6 +274,21 @@ public struct HubCore: Sendable {
         case .saleRefund(let sale, let amount, let reason):
             return try refund(sale, amount: amount, reason: reason, context: context, now: now, actor: actor)
         case .saleVoid(let sale, let reason): return try void(sale, reason: reason, context: context, now: now, actor: actor)
+        case .productList: return (productsJSON(), [])
+        case .productSet(let product): return try setProduct(product, now: now)
+        case .productRemove(let id): return try removeProduct(id, now: now)
+        case .saleCreate(let items, let payments, let member):
+            // A basket changes several stations, products and members: it is worked out on a copy
+            // and kept only whole, so a line refused half-way leaves nothing behind.
+            var scratch = self
+            let result = try scratch.sellBasket(items, payments: payments, member: member, newSessionID: newSessionID, now: now, actor: actor)
+            self = scratch
+            return result
+        case .shiftOpen(let float, let note): return try openShift(float: float, note: note, now: now, actor: actor)
+        case .shiftClose(let counted, let note): return try closeShift(counted: counted, note: note, now: now, actor: actor)
+        case .shiftPayIn(let amount, let reason): return try moveDrawerCash(.payIn, amount: amount, reason: reason, now: now, actor: actor)
+        case .shiftPayOut(let amount, let reason): return try moveDrawerCash(.payOut, amount: amount, reason: reason, now: now, actor: actor)
+        case .shiftGet(let id): return try shiftSummary(id, context: context, now: now, actor: actor)
         }
     }
 

@@ -22,8 +22,25 @@ public struct HubConfiguration: Sendable, Equatable {
     /// The prices a database without any starts with (`"pricing"`: currency, timezone, plans,
     /// packages, tiers). Once stored, prices are edited with `rate/set` and the like.
     public var pricing: PricingCatalog?
+    /// The counter (`"counter"`): taxes, the cash-shift rule, the receipt's heading, the printer.
+    public var counter = Counter()
 
     public init() {}
+
+    /// The `counter` section.
+    public struct Counter: Sendable, Equatable {
+        public var settings = CounterSettings()
+        /// The venue's name and address lines, printed at the top of every receipt.
+        public var venueName: String?
+        public var venueAddress: [String] = []
+        /// A network receipt printer speaking ESC/POS (`"printer": {"host", "port", "auto"}`).
+        public var printerHost: String?
+        public var printerPort: Int = 9100
+        /// Print every counter sale's receipt as soon as it is stored.
+        public var printAutomatically = false
+
+        public init() {}
+    }
 
     /// Bounds on the event log: every request refused and every heartbeat timeout adds an event,
     /// so old ones are deleted (`HubStore.pruneEvents`). Sessions and stations are never pruned.
@@ -121,8 +138,9 @@ public struct HubConfiguration: Sendable, Equatable {
 
     static let topKeys: Set<String> = [
         "broker", "username", "password_file", "database", "topic_root", "venue", "client_id", "policy", "roles", "tls_ca_file",
-        "shared_topic_role", "http", "events", "pricing",
+        "shared_topic_role", "http", "events", "pricing", "counter",
     ]
+    static let counterKeys: Set<String> = ["prices_include_tax", "taxes", "cash_requires_shift", "venue_name", "venue_address", "printer"]
     static let eventsKeys: Set<String> = ["retention_days", "max_rows"]
     static let httpKeys: Set<String> = [
         "listen", "users_file", "board_token_file", "session_hours", "secure_cookies", "max_connections", "max_live_feeds",
@@ -183,6 +201,72 @@ public struct HubConfiguration: Sendable, Equatable {
         if let p = object["pricing"] {
             pricing = try Self.pricing(p, source: path)
         }
+        if let c = object["counter"] {
+            guard let fields = c.objectValue else { throw Error("config file \(path): \"counter\" must be an object") }
+            counter = try Self.counter(fields, source: path)
+        }
+    }
+
+    /// `"counter": {"prices_include_tax": true, "taxes": {"drinks": 19, "time": 7.5}, "cash_requires_shift": true,
+    /// "venue_name": "...", "venue_address": ["..."], "printer": {"host": "10.0.0.9", "port": 9100, "auto": true}}`.
+    static func counter(_ fields: [String: JSONValue], source: String) throws(Error) -> Counter {
+        _ = try Section(fields, name: "counter", source: source, allowed: counterKeys)
+        var c = Counter()
+        func flag(_ key: String) throws(Error) -> Bool? {
+            guard let v = fields[key] else { return nil }
+            guard let b = v.boolValue else { throw Error("config file \(source): counter \"\(key)\" must be true or false") }
+            return b
+        }
+        if let b = try flag("prices_include_tax") { c.settings.pricesIncludeTax = b }
+        if let b = try flag("cash_requires_shift") { c.settings.cashRequiresShift = b }
+        if let t = fields["taxes"] {
+            guard let rates = t.objectValue else { throw Error("config file \(source): counter \"taxes\" must map categories to percentages") }
+            for (category, value) in rates {
+                guard StationID.isValid(category) else { throw Error("config file \(source): counter taxes: \"\(category)\" is not a category id") }
+                let percent: Double
+                switch value {
+                case .int(let n): percent = Double(n)
+                case .double(let d): percent = d
+                default: throw Error("config file \(source): counter taxes \"\(category)\" must be a percentage from 0 to 100")
+                }
+                let bp = (percent * 100).rounded()
+                guard percent.isFinite, (0...100).contains(percent), abs(bp - percent * 100) < 1e-6 else {
+                    throw Error("config file \(source): counter taxes \"\(category)\" must be a percentage from 0 to 100 with at most 2 decimals")
+                }
+                c.settings.taxRates[category] = Int64(bp)
+            }
+        }
+        if let v = fields["venue_name"] {
+            guard let name = v.stringValue.flatMap({ DisplayText.normalized($0, maxLength: 64) }) else {
+                throw Error("config file \(source): counter \"venue_name\" must be a string of 1-64 characters")
+            }
+            c.venueName = name
+        }
+        if let v = fields["venue_address"] {
+            guard let lines = v.arrayValue, lines.count <= 4 else {
+                throw Error("config file \(source): counter \"venue_address\" must be a list of at most 4 lines")
+            }
+            for line in lines {
+                guard let text = line.stringValue.flatMap({ DisplayText.normalized($0, maxLength: 64) }) else {
+                    throw Error("config file \(source): counter \"venue_address\" lines must be strings of 1-64 characters")
+                }
+                c.venueAddress.append(text)
+            }
+        }
+        if let p = fields["printer"] {
+            guard let o = p.objectValue else { throw Error("config file \(source): counter \"printer\" must be an object") }
+            let printer = try Section(o, name: "counter printer", source: source, allowed: ["host", "port", "auto"])
+            guard let host = o["host"]?.stringValue, !host.isEmpty, host.utf8.count <= 253 else {
+                throw Error("config file \(source): counter printer \"host\" must be a host name or address")
+            }
+            c.printerHost = host
+            if let port = try printer.int("port", 1...65535) { c.printerPort = Int(port) }
+            if let auto = o["auto"] {
+                guard let b = auto.boolValue else { throw Error("config file \(source): counter printer \"auto\" must be true or false") }
+                c.printAutomatically = b
+            }
+        }
+        return c
     }
 
     /// One section of the config file (`http`, `events`, `policy`): refuses keys it does not

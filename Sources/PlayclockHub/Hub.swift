@@ -149,12 +149,14 @@ public actor Hub {
         topics: TopicScheme, policy: HubPolicy, store: HubStore, publisher: any MessageTransport, clock: any HubClock,
         logger: Logger, access: AccessPolicy = AccessPolicy(), aliveInterval: Duration = .seconds(2),
         metrics: HubMetrics = HubMetrics(), feed: LiveFeed = LiveFeed(),
-        retention: HubConfiguration.EventRetention = HubConfiguration.EventRetention(), pricing seed: PricingCatalog? = nil
+        retention: HubConfiguration.EventRetention = HubConfiguration.EventRetention(), pricing seed: PricingCatalog? = nil,
+        counter: CounterSettings = CounterSettings()
     ) throws {
         let catalog = try store.loadPricing(seed: seed, atWallMillis: clock.now().wallMillis)
         let money = MoneyState(
             catalog: catalog, members: try store.members(), lastSaleID: try store.lastSaleID(), lastLedgerID: try store.lastLedgerID(),
-            offsets: try TimeZoneOffsets(identifier: catalog?.timezone ?? "UTC"))
+            offsets: try TimeZoneOffsets(identifier: catalog?.timezone ?? "UTC"), products: try store.products(),
+            openShifts: try store.openShifts(), lastShiftID: try store.lastShiftID(), counter: counter)
         self.core = HubCore(
             topics: topics, policy: policy, stations: try store.stations(), sessions: try store.runningSessions(),
             lastEventID: try store.lastEventID(), money: money)
@@ -553,14 +555,24 @@ public actor Hub {
     private func commandContext(for command: Command) throws -> CommandContext {
         switch command {
         case .saleRefund(let sale, _, _), .saleVoid(let sale, _): return try store.sale(id: sale)
+        case .shiftGet(let id?): return CommandContext(shift: try store.shift(id: id))
         default: return CommandContext()
         }
     }
 
     /// `member/get` answers with the member's newest sales too.
+    /// A closed or read shift answers with its report (the stored Z report, or the X report now).
     private func withHistory(_ result: Result<JSONValue, CommandError>, command: Command) throws -> Result<JSONValue, CommandError> {
-        guard case .memberGet(let id) = command, case .success(.object(var data)) = result else { return result }
-        data["history"] = .array(try store.memberHistory(id, limit: 20))
+        guard case .success(.object(var data)) = result else { return result }
+        switch command {
+        case .memberGet(let id):
+            data["history"] = .array(try store.memberHistory(id, limit: 20))
+        case .shiftGet, .shiftClose:
+            guard case .int(let shift)? = data["shift"] else { return result }
+            data["report"] = try store.report(ofShift: shift) ?? .null
+        default:
+            return result
+        }
         return .success(.object(data))
     }
 

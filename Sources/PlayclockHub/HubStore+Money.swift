@@ -101,21 +101,23 @@ extension HubStore {
     func record(_ sale: SaleRecord) throws {
         try db.run(
             """
-            INSERT INTO sales (id, kind, at_ms, amount, currency, method, station, session, member, by, refers_to, reason, detail)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO sales (id, kind, at_ms, amount, currency, method, station, session, member, by, refers_to, reason, detail, shift)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
             [.integer(sale.id), .text(sale.kind.rawValue), .integer(sale.atWallMillis), .integer(sale.amount), .text(sale.currency),
              .text(sale.method), SQLiteValue(sale.station?.value), SQLiteValue(sale.session), SQLiteValue(sale.member), SQLiteValue(sale.by),
-             SQLiteValue(sale.refersTo), SQLiteValue(sale.reason), .text(String(decoding: JSONCoding.encode(sale.detail), as: UTF8.self))])
+             SQLiteValue(sale.refersTo), SQLiteValue(sale.reason), .text(String(decoding: JSONCoding.encode(sale.detail), as: UTF8.self)),
+             SQLiteValue(sale.shift)])
         for e in sale.entries {
             try db.run(
                 """
-                INSERT INTO ledger (id, at_ms, from_account, to_account, amount, currency, kind, sale, session, by)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO ledger (id, at_ms, from_account, to_account, amount, currency, kind, sale, session, by, shift)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 [.integer(e.id), .integer(e.atWallMillis), .text(e.from.description), .text(e.to.description), .integer(e.amount),
-                 .text(e.currency), .text(e.kind.rawValue), .integer(e.sale), SQLiteValue(e.session), SQLiteValue(e.by)])
+                 .text(e.currency), .text(e.kind.rawValue), .integer(e.sale), SQLiteValue(e.session), SQLiteValue(e.by), SQLiteValue(e.shift)])
         }
+        try recordLines(sale)
     }
 
     func savePricing(_ catalog: PricingCatalog, by: String?, atWallMillis: Int64) throws {
@@ -216,7 +218,8 @@ extension HubStore {
     public func sale(id: Int64) throws -> CommandContext {
         guard let row = try db.queryOne("SELECT * FROM sales WHERE id = ?", [.integer(id)]) else { return CommandContext() }
         let entries = try db.query("SELECT * FROM ledger WHERE sale = ? ORDER BY id", [.integer(id)]).compactMap(StoreRows.ledgerEntry)
-        guard let sale = StoreRows.sale(row, entries: entries) else { return CommandContext() }
+        guard var sale = StoreRows.sale(row, entries: entries) else { return CommandContext() }
+        sale.lines = try saleLines(id)
         let refunded = try db.queryOne(
             "SELECT COALESCE(SUM(amount), 0) AS n FROM sales WHERE refers_to = ? AND kind = 'refund'", [.integer(id)])?.int("n") ?? 0
         let voided = try db.queryOne("SELECT COUNT(*) AS n FROM sales WHERE refers_to = ? AND kind = 'void'", [.integer(id)])?.int("n") ?? 0
@@ -268,7 +271,7 @@ extension StoreRows {
         else { return nil }
         return LedgerEntry(
             id: id, atWallMillis: at, from: from, to: to, amount: amount, currency: currency, kind: kind, sale: sale,
-            session: row.string("session"), by: row.string("by"))
+            session: row.string("session"), by: row.string("by"), shift: row.int("shift"))
     }
 
     static func sale(_ row: SQLiteRow, entries: [LedgerEntry]) -> SaleRecord? {
@@ -279,7 +282,8 @@ extension StoreRows {
         return SaleRecord(
             id: id, kind: kind, atWallMillis: at, amount: amount, currency: currency, method: method,
             station: row.string("station").flatMap(StationID.init), session: row.string("session"), member: row.string("member"),
-            by: row.string("by"), refersTo: row.int("refers_to"), reason: row.string("reason"), detail: detail, entries: entries)
+            by: row.string("by"), refersTo: row.int("refers_to"), reason: row.string("reason"), detail: detail, entries: entries,
+            shift: row.int("shift"))
     }
 
     /// A session's billing as stored in `sessions.billing`.

@@ -131,5 +131,33 @@ extension HubStore {
         each("SELECT s.id AS id, s.session AS session FROM sales s LEFT JOIN sessions x ON x.id = s.session WHERE s.session IS NOT NULL AND x.id IS NULL") { row in
             problem("sale \(row.int("id") ?? 0) paid for session \(row.string("session") ?? "?"), which does not exist")
         }
+
+        guard report.schemaVersion >= 6 else { return }
+        // The counter: a basket's lines add up to it; every shift's cash figures are its ledger's.
+        each(
+            """
+            SELECT s.id AS id, s.amount AS amount, COALESCE(SUM(l.amount), 0) AS lines FROM sales s
+            LEFT JOIN sale_lines l ON l.sale = s.id WHERE s.kind = 'basket' GROUP BY s.id HAVING lines <> s.amount
+            """
+        ) { row in
+            problem("counter sale \(row.int("id") ?? 0) is for \(row.int("amount") ?? 0) but its lines add up to \(row.int("lines") ?? 0)")
+        }
+        each(
+            """
+            SELECT id, closed_at_ms, cash_in, cash_out, report,
+                (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE shift = shifts.id AND from_account = 'tender:cash') AS ledger_in,
+                (SELECT COALESCE(SUM(amount), 0) FROM ledger WHERE shift = shifts.id AND to_account = 'tender:cash') AS ledger_out
+            FROM shifts
+            """
+        ) { row in
+            let id = row.int("id") ?? 0
+            if row.int("cash_in") != row.int("ledger_in") || row.int("cash_out") != row.int("ledger_out") {
+                problem("shift \(id) says cash in \(row.int("cash_in") ?? 0) / out \(row.int("cash_out") ?? 0); its ledger entries move \(row.int("ledger_in") ?? 0) / \(row.int("ledger_out") ?? 0)")
+            }
+            if row.int("closed_at_ms") != nil, row.string("report") == nil { problem("closed shift \(id) has no Z report") }
+        }
+        each("SELECT l.id AS id, l.shift AS shift FROM ledger l LEFT JOIN shifts s ON s.id = l.shift WHERE l.shift IS NOT NULL AND s.id IS NULL") { row in
+            problem("ledger entry \(row.int("id") ?? 0) belongs to shift \(row.int("shift") ?? 0), which does not exist")
+        }
     }
 }

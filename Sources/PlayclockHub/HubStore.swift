@@ -61,6 +61,7 @@ public final class HubStore: @unchecked Sendable {
             version: 4, name: "events by time, for retention",
             sql: "CREATE INDEX events_at ON events(at_ms);"),
         SQLiteMigration(version: 5, name: "money: members, sales, the ledger, prices, remembered requests", sql: HubStore.moneySchema),
+        SQLiteMigration(version: 6, name: "counter: products, sale lines, cash shifts", sql: HubStore.counterSchema),
     ]
 
     /// Opens the hub's database, creating and migrating it as needed. With `readOnly` it only
@@ -167,6 +168,9 @@ public final class HubStore: @unchecked Sendable {
                 case .saveMember(let m): try save(m)
                 case .recordSale(let sale): try record(sale)
                 case .savePricing(let catalog, let by, let at): try savePricing(catalog, by: by, atWallMillis: at)
+                case .saveProduct(let p): try save(p)
+                case .deleteProduct(let id): try deleteProduct(id)
+                case .saveShift(let s): try save(s)
                 case .rememberRequest(let r): try remember(r)
                 case .publish: break
                 }

@@ -40,7 +40,7 @@ public enum PlayclockServer {
         let hub = try Hub(
             topics: topics, policy: config.policy, store: store, publisher: MQTTTransport(client: client, logger: logger),
             clock: SystemClock(), logger: logger, access: config.access, metrics: metrics, retention: config.events,
-            pricing: config.pricing)
+            pricing: config.pricing, counter: config.counter.settings)
 
         // In start order; stopped in reverse.
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = [

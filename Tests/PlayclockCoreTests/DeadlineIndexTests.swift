@@ -40,7 +40,7 @@ func stationOf(_ action: HubAction) -> StationID? {
     case .saveStation(let s): return s.id
     case .deleteStation(let id): return id
     case .recordSale(let sale): return sale.station
-    case .saveMember, .savePricing, .rememberRequest: return nil
+    case .saveMember, .savePricing, .rememberRequest, .saveProduct, .deleteProduct, .saveShift: return nil
     case .publish(let o):
         let levels = o.topic.split(separator: "/").map(String.init)
         if levels.count >= 3, levels[0] == testTopics.root, levels[1] == "stations" { return StationID(levels[2]) }

@@ -66,6 +66,8 @@ struct FakeStore {
     var members: [String: MemberAccount] = [:]
     var sales: [SaleRecord] = []
     var pricing: [PricingCatalog] = []
+    var products: [String: Product] = [:]
+    var shifts: [Int64: ShiftRecord] = [:]
 
     mutating func apply(_ actions: [HubAction]) {
         for action in actions {
@@ -77,6 +79,9 @@ struct FakeStore {
             case .saveMember(let m): members[m.id] = m
             case .recordSale(let sale): sales.append(sale)
             case .savePricing(let c, _, _): pricing.append(c)
+            case .saveProduct(let p): products[p.id] = p
+            case .deleteProduct(let id): products[id] = nil
+            case .saveShift(let s): shifts[s.id] = s
             case .rememberRequest: break
             case .publish: break
             }

@@ -4,11 +4,12 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     /// Sees the floor (wall boards, read-only dashboards).
     case viewer
     /// Runs sessions at the counter: start, extend, pause, resume, stop; quotes prices, sells time
-    /// and packages, adds members, tops them up and sets their PINs.
+    /// and packages, adds members, tops them up and sets their PINs; sells baskets at the counter and
+    /// runs their own cash shift (open, pay in, pay out, X report, close).
     case cashier
     /// Everything: also transfers sessions, edits stations, plugs and maintenance, powers plugs by hand,
     /// sends orders to PCs (log out, shut down, restart, a message), edits prices, updates and
-    /// disables members, refunds and voids sales.
+    /// disables members, refunds and voids sales, edits the product catalogue.
     case manager
 
     public func permits(_ command: Command) -> Bool {
@@ -20,14 +21,14 @@ public enum StaffRole: String, Sendable, CaseIterable, Comparable {
     /// Who may send what: the one table, also behind what the dashboard offers each account.
     public static func required(for verb: Verb) -> StaffRole {
         switch verb {
-        case .stationList, .stationGet, .pricingGet:
+        case .stationList, .stationGet, .pricingGet, .productList:
             return .viewer
         case .sessionStart, .sessionExtend, .sessionPause, .sessionResume, .sessionStop, .priceQuote, .memberAdd, .memberGet,
-            .memberFind, .memberTopup, .memberSetPIN:
+            .memberFind, .memberTopup, .memberSetPIN, .saleCreate, .shiftOpen, .shiftClose, .shiftPayIn, .shiftPayOut, .shiftGet:
             return .cashier
         case .sessionTransfer, .stationAdd, .stationUpdate, .stationRemove, .stationMaintenance, .plugPower,
             .stationLogout, .stationShutdown, .stationRestart, .stationMessage, .rateSet, .rateRemove, .packageSet, .packageRemove,
-            .tierSet, .tierRemove, .memberUpdate, .memberDisable, .saleRefund, .saleVoid:
+            .tierSet, .tierRemove, .memberUpdate, .memberDisable, .saleRefund, .saleVoid, .productSet, .productRemove:
             return .manager
         }
     }

@@ -40,6 +40,19 @@ public enum Command: Sendable, Equatable {
     /// Gives back `amount` of a sale (nil: all that is left of it), the way it was paid.
     case saleRefund(sale: Int64, amount: Int64?, reason: String)
     case saleVoid(sale: Int64, reason: String)
+    case productList
+    case productSet(Product)
+    case productRemove(String)
+    /// A basket of products and time on stations, paid in one or more payments: one sale.
+    case saleCreate(items: [BasketLine], payments: [BasketPayment], member: String?)
+    /// Opens the sending account's shift with the float counted into the drawer.
+    case shiftOpen(float: Int64, note: String?)
+    /// Closes the sending account's shift with the cash counted: the Z report.
+    case shiftClose(counted: Int64, note: String?)
+    case shiftPayIn(amount: Int64, reason: String)
+    case shiftPayOut(amount: Int64, reason: String)
+    /// A shift's report: nil, the sending account's open shift (an X report); a closed one's Z report.
+    case shiftGet(Int64?)
 
     /// What `station/update` does to an optional field: absent keeps it, `null` removes it, a
     /// value sets it.
@@ -90,6 +103,15 @@ public enum Command: Sendable, Equatable {
         case .memberDisable: return .memberDisable
         case .saleRefund: return .saleRefund
         case .saleVoid: return .saleVoid
+        case .productList: return .productList
+        case .productSet: return .productSet
+        case .productRemove: return .productRemove
+        case .saleCreate: return .saleCreate
+        case .shiftOpen: return .shiftOpen
+        case .shiftClose: return .shiftClose
+        case .shiftPayIn: return .shiftPayIn
+        case .shiftPayOut: return .shiftPayOut
+        case .shiftGet: return .shiftGet
         }
     }
 
@@ -99,10 +121,13 @@ public enum Command: Sendable, Equatable {
         switch self {
         case .stationList, .stationGet, .stationOrder, .pricingGet, .priceQuote, .rateSet, .rateRemove, .packageSet, .packageRemove,
             .tierSet, .tierRemove, .memberAdd, .memberGet, .memberFind, .memberUpdate, .memberSetPIN, .memberDisable, .saleRefund,
-            .saleVoid, .memberTopup:
+            .saleVoid, .memberTopup, .productList, .productSet, .productRemove, .shiftOpen, .shiftClose, .shiftPayIn, .shiftPayOut,
+            .shiftGet:
             // A top-up may extend the member's running session: the core finds that station itself.
             return []
         case .sessionStartPaid(let id, _), .sessionExtendPaid(let id, _, _): return [id]
+        case .saleCreate(let items, _, _):
+            return items.compactMap { if case .time(let id, _) = $0 { return id } else { return nil } }
         case .stationAdd(let id, _, _, _, _), .stationUpdate(let id, _, _, _, _), .stationRemove(let id),
             .stationMaintenance(let id, _), .sessionStart(let id, _), .sessionExtend(let id, _), .sessionPause(let id),
             .sessionResume(let id), .sessionStop(let id), .plugPower(let id, _):
@@ -118,8 +143,25 @@ extension Command {
     /// are sent as `seconds`.
     public var body: [String: JSONValue] {
         switch self {
-        case .stationList, .pricingGet:
+        case .stationList, .pricingGet, .productList:
             return [:]
+        case .productSet(let p): return ["product": p.json]
+        case .productRemove(let id): return ["product": .string(id)]
+        case .saleCreate(let items, let payments, let member):
+            var body: [String: JSONValue] = ["items": .array(items.map(\.json)), "payments": .array(payments.map(\.json))]
+            if let member { body["member"] = .string(member) }
+            return body
+        case .shiftOpen(let float, let note):
+            var body: [String: JSONValue] = ["float": .int(float)]
+            if let note { body["note"] = .string(note) }
+            return body
+        case .shiftClose(let counted, let note):
+            var body: [String: JSONValue] = ["counted": .int(counted)]
+            if let note { body["note"] = .string(note) }
+            return body
+        case .shiftPayIn(let amount, let reason), .shiftPayOut(let amount, let reason):
+            return ["amount": .int(amount), "reason": .string(reason)]
+        case .shiftGet(let id): return id.map { ["shift": .int($0)] } ?? [:]
         case .sessionStartPaid(let id, let payment):
             var body: [String: JSONValue] = ["station": .string(id.value)]
             switch payment {
@@ -225,7 +267,9 @@ extension Command {
     /// (a retry with the same id gets the first answer again and changes nothing).
     public var isIdempotentByTransaction: Bool {
         switch self {
-        case .sessionStartPaid, .sessionExtendPaid, .memberAdd, .memberTopup, .saleRefund, .saleVoid: return true
+        case .sessionStartPaid, .sessionExtendPaid, .memberAdd, .memberTopup, .saleRefund, .saleVoid, .saleCreate, .shiftOpen, .shiftClose,
+            .shiftPayIn, .shiftPayOut:
+            return true
         default: return false
         }
     }

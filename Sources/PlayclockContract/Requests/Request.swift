@@ -157,6 +157,21 @@ public struct Request: Sendable, Equatable {
             let sale = try MoneyRequests.saleID(body)
             let reason = try MoneyRequests.text(body, "reason", maxLength: MoneyLimits.maxReasonLength, required: true) ?? ""
             return .saleVoid(sale: sale, reason: reason)
+        case .productList: return .productList
+        case .productSet: return .productSet(try Product.parse(try MoneyRequests.object(body, "product"), path: "product"))
+        case .productRemove: return .productRemove(try MoneyRequests.catalogID(body, "product"))
+        case .saleCreate:
+            let basket = try CounterRequests.basket(body, limits: limits)
+            return .saleCreate(items: basket.lines, payments: basket.payments, member: basket.member)
+        case .shiftOpen:
+            return .shiftOpen(float: try CounterRequests.counted(body, "float"), note: try CounterRequests.note(body))
+        case .shiftClose:
+            return .shiftClose(counted: try CounterRequests.counted(body, "counted"), note: try CounterRequests.note(body))
+        case .shiftPayIn, .shiftPayOut:
+            let amount = try MoneyRequests.amount(body)
+            let reason = try MoneyRequests.text(body, "reason", maxLength: MoneyLimits.maxReasonLength, required: true) ?? ""
+            return known == .shiftPayIn ? .shiftPayIn(amount: amount, reason: reason) : .shiftPayOut(amount: amount, reason: reason)
+        case .shiftGet: return .shiftGet(try CounterRequests.shiftID(body))
         }
     }
 
@@ -231,7 +246,7 @@ public struct Request: Sendable, Equatable {
     }
 
     /// `minutes` or `seconds` (exactly one), a whole positive number no larger than the limits allow.
-    private static func duration(_ body: [String: JSONValue], _ limits: RequestLimits) throws(CommandError) -> Int64 {
+    static func duration(_ body: [String: JSONValue], _ limits: RequestLimits) throws(CommandError) -> Int64 {
         let minutes = body["minutes"], seconds = body["seconds"]
         let total: Int64
         switch (minutes, seconds) {

@@ -55,6 +55,17 @@ public enum ErrorCode: String, Sendable, CaseIterable, Codable {
     case transactionConflict = "transaction_conflict"
     /// The station's session is not billed to a member (a sign-out at a station the desk paid for).
     case notMemberSession = "not_member_session"
+    // The counter.
+    case unknownProduct = "unknown_product"
+    /// The product is inactive, or its counted stock is smaller than the sale asks for.
+    case productUnavailable = "product_unavailable"
+    /// The payments do not add up to the sale's total.
+    case paymentMismatch = "payment_mismatch"
+    /// A cash movement (or `shift/close`, `shift/get`) by an account with no open shift.
+    case noShift = "no_shift"
+    /// `shift/open` by an account whose shift is open already.
+    case shiftOpen = "shift_open"
+    case unknownShift = "unknown_shift"
     // The hub.
     case storageFailed = "storage_failed"
     // The dashboard's sign-in and live feed.

@@ -50,4 +50,12 @@ public enum EventType: String, Sendable, CaseIterable, Codable {
     case saleVoided = "sale.voided"
     /// A manager changed the prices (a plan, package or tier was set or removed).
     case pricingChanged = "pricing.changed"
+    /// The counter: the product catalogue changed, a sale took a product's stock to its warning level.
+    case productChanged = "product.changed"
+    case productLowStock = "product.low_stock"
+    /// A cash shift opened or closed (with its Z report's figures), cash paid into or out of the drawer.
+    case shiftOpened = "shift.opened"
+    case shiftClosed = "shift.closed"
+    case drawerPayIn = "drawer.pay_in"
+    case drawerPayOut = "drawer.pay_out"
 }

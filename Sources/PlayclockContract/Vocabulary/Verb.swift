@@ -18,6 +18,11 @@ public enum Verb: String, Sendable, CaseIterable {
     case memberTopup = "member/topup", memberSetPIN = "member/set-pin", memberDisable = "member/disable"
     /// Money given back: part of a sale (`sale/refund`), or a sale made by mistake, whole (`sale/void`).
     case saleRefund = "sale/refund", saleVoid = "sale/void"
+    /// The counter: products, baskets (`sale/create`), and the cash drawer's shifts (X report: `shift/get`).
+    case productList = "product/list", productSet = "product/set", productRemove = "product/remove"
+    case saleCreate = "sale/create"
+    case shiftOpen = "shift/open", shiftClose = "shift/close", shiftPayIn = "shift/payin", shiftPayOut = "shift/payout"
+    case shiftGet = "shift/get"
 }
 
 extension Verb {

@@ -13,6 +13,12 @@ public enum HubAction: Sendable, Equatable {
     case recordSale(SaleRecord)
     /// The prices as they are now (kept as a new version; the old ones stay for the record).
     case savePricing(PricingCatalog, by: String?, atWallMillis: Int64)
+    /// A product of the counter's catalogue as it is now (its stock moves with the sales).
+    case saveProduct(Product)
+    case deleteProduct(String)
+    /// A cash shift as it is now. Saving a closed shift also stores its Z report, worked out by
+    /// the store from the shift's ledger entries in the same transaction, never changed after.
+    case saveShift(ShiftRecord)
     /// A money request's answer, kept under its `transaction` id so a retry gets it again.
     case rememberRequest(RememberedRequest)
     case publish(Outbound)

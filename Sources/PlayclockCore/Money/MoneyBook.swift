@@ -11,13 +11,44 @@ struct MoneyBook: Sendable {
     private(set) var members: [String: MemberAccount] = [:]
     var lastSaleID: Int64 = 0
     var lastLedgerID: Int64 = 0
+    /// The counter's products, and the open cash shifts by staff account (journaled like members).
+    private(set) var products: [String: Product] = [:]
+    private(set) var openShifts: [String: ShiftRecord] = [:]
+    var lastShiftID: Int64 = 0
+    var counter: CounterSettings
     private var journal: [String: MemberAccount?]?
+    private var productJournal: [String: Product?]?
+    private var shiftJournal: [String: ShiftRecord?]?
 
-    init(catalog: PricingCatalog?, members: [MemberAccount], lastSaleID: Int64, lastLedgerID: Int64) {
+    init(
+        catalog: PricingCatalog?, members: [MemberAccount], lastSaleID: Int64, lastLedgerID: Int64, products: [Product] = [],
+        openShifts: [ShiftRecord] = [], lastShiftID: Int64 = 0, counter: CounterSettings = CounterSettings()
+    ) {
         self.catalog = catalog
         for m in members { self.members[m.id] = m }
         self.lastSaleID = lastSaleID
         self.lastLedgerID = lastLedgerID
+        for p in products { self.products[p.id] = p }
+        for s in openShifts where s.isOpen { self.openShifts[s.staff] = s }
+        self.lastShiftID = lastShiftID
+        self.counter = counter
+    }
+
+    subscript(product id: String) -> Product? {
+        get { products[id] }
+        set {
+            if productJournal != nil, productJournal?.index(forKey: id) == nil { productJournal?.updateValue(products[id], forKey: id) }
+            products[id] = newValue
+        }
+    }
+
+    /// The open shift of a staff account.
+    subscript(shiftOf staff: String) -> ShiftRecord? {
+        get { openShifts[staff] }
+        set {
+            if shiftJournal != nil, shiftJournal?.index(forKey: staff) == nil { shiftJournal?.updateValue(openShifts[staff], forKey: staff) }
+            openShifts[staff] = newValue
+        }
     }
 
     subscript(member id: String) -> MemberAccount? {
@@ -28,13 +59,23 @@ struct MoneyBook: Sendable {
         }
     }
 
-    mutating func beginJournal() { journal = [:] }
-    mutating func endJournal() { journal = nil }
+    mutating func beginJournal() {
+        journal = [:]
+        productJournal = [:]
+        shiftJournal = [:]
+    }
+
+    mutating func endJournal() {
+        journal = nil
+        productJournal = nil
+        shiftJournal = nil
+    }
 
     mutating func rollBackJournal() {
-        guard let saved = journal else { return }
-        journal = nil
-        for (id, old) in saved { members[id] = old }
+        for (id, old) in journal ?? [:] { members[id] = old }
+        for (id, old) in productJournal ?? [:] { products[id] = old }
+        for (staff, old) in shiftJournal ?? [:] { openShifts[staff] = old }
+        endJournal()
     }
 
     var currency: String { catalog?.currency.code ?? "XXX" }
@@ -54,7 +95,7 @@ struct MoneyBook: Sendable {
     /// Every movement of money in the core goes through here.
     mutating func post(
         sale: Int64, kind: SaleKind, moves: [(from: LedgerAccount, to: LedgerAccount, amount: Int64)], session: String?, by: String?,
-        atWallMillis: Int64
+        atWallMillis: Int64, shift: Int64? = nil
     ) -> [LedgerEntry] {
         var entries: [LedgerEntry] = []
         for move in moves where move.amount > 0 {
@@ -62,7 +103,7 @@ struct MoneyBook: Sendable {
             lastLedgerID += 1
             entries.append(LedgerEntry(
                 id: lastLedgerID, atWallMillis: atWallMillis, from: move.from, to: move.to, amount: move.amount, currency: currency,
-                kind: kind, sale: sale, session: session, by: by))
+                kind: kind, sale: sale, session: session, by: by, shift: shift))
             if let m = move.from.memberID { self[member: m]?.balance -= move.amount }
             if let m = move.to.memberID { self[member: m]?.balance += move.amount }
         }

@@ -180,14 +180,29 @@ extension HubCore {
     mutating func sell(
         _ kind: SaleKind, amount: Int64, method: String, moves: [(from: LedgerAccount, to: LedgerAccount, amount: Int64)],
         station: StationID?, session: String?, member: String?, refersTo: Int64? = nil, reason: String? = nil, detail: JSONValue,
-        event type: EventType, now: Timestamp, actor: String?
+        event type: EventType, now: Timestamp, actor: String?, lines: [SaleLine] = []
     ) -> (sale: SaleRecord, actions: [HubAction]) {
         let id = money.nextSaleID()
-        let entries = money.post(sale: id, kind: kind, moves: moves, session: session, by: actor, atWallMillis: now.wallMillis)
+        // Everything moved by an account with an open shift belongs to that shift; its cash
+        // figures follow every entry into or out of `tender:cash`.
+        let shift = actor.flatMap { money[shiftOf: $0] }
+        let entries = money.post(
+            sale: id, kind: kind, moves: moves, session: session, by: actor, atWallMillis: now.wallMillis, shift: shift?.id)
         let sale = SaleRecord(
             id: id, kind: kind, atWallMillis: now.wallMillis, amount: amount, currency: money.currency, method: method, station: station,
-            session: session, member: member, by: actor, refersTo: refersTo, reason: reason, detail: detail, entries: entries)
+            session: session, member: member, by: actor, refersTo: refersTo, reason: reason, detail: detail, entries: entries,
+            shift: shift?.id, lines: lines)
         var actions: [HubAction] = [.recordSale(sale)]
+        if var open = shift, let actor {
+            for e in entries {
+                if e.from == .tender(.cash) { open.cashIn += e.amount }
+                if e.to == .tender(.cash) { open.cashOut += e.amount }
+            }
+            if open != shift {
+                money[shiftOf: actor] = open
+                actions.append(.saveShift(open))
+            }
+        }
         var touched: [String] = []
         for e in entries {
             for m in [e.from.memberID, e.to.memberID].compactMap({ $0 }) where !touched.contains(m) { touched.append(m) }
@@ -229,6 +244,7 @@ extension HubCore {
         guard !entry.station.maintenance else { throw CommandError(.maintenance, "station \(id) is in maintenance") }
         switch payment {
         case .desk(let item, let pay):
+            if pay == .tender(.cash) { try requireCashShift(actor) }
             let payer = try payer(pay)
             let price = try deskPrice(entry, item: item, member: payer, startWall: now.wallMillis, now: now)
             if let payer { try requireAvailable(payer, price.amount, now: now) }
@@ -280,6 +296,7 @@ extension HubCore {
         let entry = try entry(id)
         guard let session = entry.session else { throw .noSession(id) }
         try requireDeskExtendable(session, id)
+        if payment == .tender(.cash) { try requireCashShift(actor) }
         let payer = try payer(payment)
         let endWall = now.wallMillis + session.remainingMillis(at: now)
         let price = try deskPrice(entry, item: item, member: payer, startWall: endWall, now: now)
@@ -464,6 +481,7 @@ extension HubCore {
 
     mutating func topUp(_ id: String, amount: Int64, tender: PaymentTender, now: Timestamp, actor: String?) throws(CommandError) -> (JSONValue, [HubAction]) {
         _ = try catalog()
+        if tender == .cash { try requireCashShift(actor) }
         let m = try usableMember(id)
         guard m.balance <= MoneyLimits.maxAmount - amount else {
             throw CommandError(.invalidAmount, "member \(id)'s balance would pass \(money.formatted(MoneyLimits.maxAmount))")
@@ -483,8 +501,10 @@ extension HubCore {
         guard let sale = context.sale, sale.id == saleID else { throw CommandError(.unknownSale, "there is no sale \(saleID)") }
         guard !context.voided else { throw CommandError(.notVoidable, "sale \(saleID) was voided: there is nothing left to refund") }
         guard [.time, .package, .topup, .sessionCharge].contains(sale.kind), let original = sale.entries.first else {
-            throw CommandError(.notVoidable, "sale \(saleID) is a \(sale.kind.rawValue): only sales, top-ups and session charges can be refunded")
+            let hint = sale.kind == .basket ? " (a counter sale is voided whole: sale/void)" : ""
+            throw CommandError(.notVoidable, "sale \(saleID) is a \(sale.kind.rawValue): only desk sales of time, top-ups and session charges can be refunded\(hint)")
         }
+        if original.from == .tender(.cash) { try requireCashShift(actor) }
         let left = sale.amount - context.refundedAmount
         let give = amount ?? left
         guard left > 0, give <= left else {
@@ -505,22 +525,25 @@ extension HubCore {
     ) throws(CommandError) -> (JSONValue, [HubAction]) {
         guard let sale = context.sale, sale.id == saleID else { throw CommandError(.unknownSale, "there is no sale \(saleID)") }
         guard !context.voided else { throw CommandError(.notVoidable, "sale \(saleID) was voided already") }
-        guard [.time, .package, .topup].contains(sale.kind) else {
-            throw CommandError(.notVoidable, "sale \(saleID) is a \(sale.kind.rawValue): only desk sales and top-ups can be voided (refund a session charge instead)")
+        guard [.time, .package, .topup, .basket].contains(sale.kind) else {
+            throw CommandError(.notVoidable, "sale \(saleID) is a \(sale.kind.rawValue): only desk sales, counter sales and top-ups can be voided (refund a session charge instead)")
         }
+        if sale.entries.contains(where: { $0.from == .tender(.cash) }) { try requireCashShift(actor) }
         guard context.refundedAmount == 0 else { throw CommandError(.notVoidable, "sale \(saleID) was partly refunded: refund the rest instead") }
         guard now.wallMillis - sale.atWallMillis <= policy.voidWindowSeconds * 1000 else {
             throw CommandError(.notVoidable, "sale \(saleID) is more than \(policy.voidWindowSeconds / 60) minutes old: refund it instead")
         }
-        if let sid = sale.session, let station = station(ofSession: sid) {
-            throw CommandError(.notVoidable, "the session sale \(saleID) paid for is still on \(station): stop it first")
+        for sid in Set([sale.session].compactMap { $0 } + sale.lines.compactMap(\.session)) {
+            if let station = station(ofSession: sid) {
+                throw CommandError(.notVoidable, "the session sale \(saleID) paid for is still on \(station): stop it first")
+            }
         }
         for e in sale.entries { if let m = e.to.memberID { try requireAvailable(try member(m), e.amount, now: now) } }
         let (void, actions) = sell(
             .void, amount: sale.amount, method: sale.method, moves: sale.entries.map { ($0.to, $0.from, $0.amount) }, station: sale.station,
             session: sale.session, member: sale.member, refersTo: saleID, reason: reason, detail: ["voided_kind": .string(sale.kind.rawValue)],
             event: .saleVoided, now: now, actor: actor)
-        var out = actions
+        var out = actions + restock(sale.lines)
         for e in sale.entries { for m in [e.from.memberID, e.to.memberID].compactMap({ $0 }) { out += regrant(member: m, now: now) } }
         return (saleJSON(void), out)
     }

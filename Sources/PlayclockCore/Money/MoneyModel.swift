@@ -54,13 +54,18 @@ public struct MemberAccount: Sendable, Equatable {
 /// - `member:<id>`: what the venue owes the member (their prepaid balance).
 /// - `revenue:time`, `revenue:package`: what the venue earned.
 /// - `due:postpaid`: what customers of pay-later sessions owe at the counter.
+/// - `revenue:products`: products sold at the counter (by category in `sale_lines`).
+/// - `tax:collected`: the taxes in counter sales, owed to the tax office.
+/// - `drawer:adjustments`: cash paid into (`pay_in`) or out of (`pay_out`) the drawer outside a sale.
 public enum LedgerAccount: Sendable, Hashable, CustomStringConvertible {
     case tender(PaymentTender)
     case member(String)
     case revenue(RevenueKind)
     case duePostpaid
+    case taxCollected
+    case drawerAdjustments
 
-    public enum RevenueKind: String, Sendable, CaseIterable { case time, package }
+    public enum RevenueKind: String, Sendable, CaseIterable { case time, package, products }
 
     public var description: String {
         switch self {
@@ -68,11 +73,15 @@ public enum LedgerAccount: Sendable, Hashable, CustomStringConvertible {
         case .member(let id): return "member:\(id)"
         case .revenue(let k): return "revenue:\(k.rawValue)"
         case .duePostpaid: return "due:postpaid"
+        case .taxCollected: return "tax:collected"
+        case .drawerAdjustments: return "drawer:adjustments"
         }
     }
 
     public init?(_ text: String) {
         if text == "due:postpaid" { self = .duePostpaid; return }
+        if text == "tax:collected" { self = .taxCollected; return }
+        if text == "drawer:adjustments" { self = .drawerAdjustments; return }
         if text.hasPrefix("tender:"), let t = PaymentTender(rawValue: String(text.dropFirst(7))) { self = .tender(t); return }
         if text.hasPrefix("revenue:"), let k = RevenueKind(rawValue: String(text.dropFirst(8))) { self = .revenue(k); return }
         if text.hasPrefix("member:"), MemberID.isValid(String(text.dropFirst(7))) { self = .member(String(text.dropFirst(7))); return }
@@ -101,11 +110,14 @@ public struct LedgerEntry: Sendable, Equatable {
     /// The staff account that moved it (nil: the hub itself, e.g. a balance session that expired,
     /// or a member signing in at a station).
     public var by: String?
+    /// The cash shift it belongs to: the open shift of `by` when it was made (nil: none was open).
+    public var shift: Int64?
 
     public init(
         id: Int64, atWallMillis: Int64, from: LedgerAccount, to: LedgerAccount, amount: Int64, currency: String, kind: SaleKind,
-        sale: Int64, session: String?, by: String?
+        sale: Int64, session: String?, by: String?, shift: Int64? = nil
     ) {
+        self.shift = shift
         self.id = id
         self.atWallMillis = atWallMillis
         self.from = from
@@ -133,6 +145,11 @@ public enum SaleKind: String, Sendable, CaseIterable {
     case refund
     /// A sale made by mistake, reversed whole.
     case void
+    /// A basket at the counter: products and/or time, paid in one or more payments.
+    case basket
+    /// Cash put into the drawer, or taken out of it, outside a sale (with a reason).
+    case payIn = "pay_in"
+    case payOut = "pay_out"
 }
 
 /// A sale and everything it moved, as stored. `detail` keeps what was sold at the price it was
@@ -154,12 +171,18 @@ public struct SaleRecord: Sendable, Equatable {
     public var reason: String?
     public var detail: JSONValue
     public var entries: [LedgerEntry]
+    /// The cash shift of `by` that was open when it was made.
+    public var shift: Int64?
+    /// A basket's lines (empty for other sales).
+    public var lines: [SaleLine]
 
     public init(
         id: Int64, kind: SaleKind, atWallMillis: Int64, amount: Int64, currency: String, method: String, station: StationID?,
         session: String?, member: String?, by: String?, refersTo: Int64? = nil, reason: String? = nil, detail: JSONValue,
-        entries: [LedgerEntry]
+        entries: [LedgerEntry], shift: Int64? = nil, lines: [SaleLine] = []
     ) {
+        self.shift = shift
+        self.lines = lines
         self.id = id
         self.kind = kind
         self.atWallMillis = atWallMillis

@@ -8,11 +8,21 @@ public struct MoneyState: Sendable {
     public var lastLedgerID: Int64
     /// The venue's timezone (its UTC offsets), for prices by local time.
     public var offsets: any UTCOffsetProvider
+    public var products: [Product]
+    /// The shifts open when the hub stopped.
+    public var openShifts: [ShiftRecord]
+    public var lastShiftID: Int64
+    public var counter: CounterSettings
 
     public init(
         catalog: PricingCatalog? = nil, members: [MemberAccount] = [], lastSaleID: Int64 = 0, lastLedgerID: Int64 = 0,
-        offsets: any UTCOffsetProvider = FixedUTCOffset(seconds: 0)
+        offsets: any UTCOffsetProvider = FixedUTCOffset(seconds: 0), products: [Product] = [], openShifts: [ShiftRecord] = [],
+        lastShiftID: Int64 = 0, counter: CounterSettings = CounterSettings()
     ) {
+        self.products = products
+        self.openShifts = openShifts
+        self.lastShiftID = lastShiftID
+        self.counter = counter
         self.catalog = catalog
         self.members = members
         self.lastSaleID = lastSaleID
@@ -28,8 +38,11 @@ public struct CommandContext: Sendable {
     /// Refunds and voids already recorded against `sale`.
     public var refundedAmount: Int64
     public var voided: Bool
+    /// The shift `shift/get` names, when it is not open (the core keeps only open shifts).
+    public var shift: ShiftRecord?
 
-    public init(sale: SaleRecord? = nil, refundedAmount: Int64 = 0, voided: Bool = false) {
+    public init(sale: SaleRecord? = nil, refundedAmount: Int64 = 0, voided: Bool = false, shift: ShiftRecord? = nil) {
+        self.shift = shift
         self.sale = sale
         self.refundedAmount = refundedAmount
         self.voided = voided
