@@ -40,6 +40,20 @@ struct CommandEncodingTests {
         .memberDisable("m-1", disabled: true), .memberDisable("m-1", disabled: false),
         .saleRefund(sale: 3, amount: 250, reason: "left early"), .saleRefund(sale: 3, amount: nil, reason: "wrong station"),
         .saleVoid(sale: 4, reason: "typed 30 instead of 3"),
+        .productList,
+        .productSet(Product(id: "cola", name: "Cola 0.5 l", category: "drinks", price: 250, stock: 24, lowStock: 6)),
+        .productSet(Product(id: "chips", name: "Chips", category: "snacks", price: 150, active: false)),
+        .productRemove("cola"),
+        .saleCreate(items: [.product("cola", quantity: 2), .time(StationID("PC-01")!, .package("3h"))],
+                    payments: [BasketPayment(method: .tender(.cash), amount: 500, tendered: 1000),
+                               BasketPayment(method: .account(member: "m-1"), amount: 1500)], member: "m-1"),
+        .saleCreate(items: [.time(StationID("PC-02")!, .seconds(1800))], payments: [BasketPayment(method: .tender(.card))], member: nil),
+        .shiftOpen(float: 10_000, note: "till 1"),
+        .shiftClose(counted: 0, note: nil),
+        .shiftPayIn(amount: 5000, reason: "change from the bank"),
+        .shiftPayOut(amount: 1200, reason: "milk"),
+        .shiftGet(nil),
+        .shiftGet(3),
     ]
 
     @Test(arguments: commands)

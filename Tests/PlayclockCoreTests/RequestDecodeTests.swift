@@ -72,6 +72,11 @@ struct RequestDecodeTests {
             "member/update": #"{"member":"m1","name":"Anne"}"#, "member/topup": #"{"member":"m1","amount":1000,"method":"cash"}"#,
             "member/set-pin": #"{"member":"m1","pin":"1234"}"#, "member/disable": #"{"member":"m1"}"#,
             "sale/refund": #"{"sale":1,"reason":"wrong station"}"#, "sale/void": #"{"sale":1,"reason":"typo"}"#,
+            "product/list": "", "product/set": #"{"product":{"product":"cola","name":"Cola","category":"drinks","price":250}}"#,
+            "product/remove": #"{"product":"cola"}"#,
+            "sale/create": #"{"items":[{"product":"cola","qty":2},{"station":"X","minutes":30}],"payment":{"method":"cash","tendered":2000}}"#,
+            "shift/open": #"{"float":10000}"#, "shift/close": #"{"counted":0}"#, "shift/payin": #"{"amount":500,"reason":"bank"}"#,
+            "shift/payout": #"{"amount":500,"reason":"milk"}"#, "shift/get": "",
         ]
         #expect(Set(bodies.keys) == Set(Command.verbs))
         for verb in Command.verbs {

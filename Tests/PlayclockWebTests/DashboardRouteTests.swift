@@ -30,7 +30,8 @@ import Testing
             #expect(me.json?["read_only"] == false)
             #expect(me.json?["verbs"] == ["station/list", "station/get", "session/start", "session/extend", "session/pause",
                                           "session/resume", "session/stop", "pricing/get", "price/quote", "member/add",
-                                          "member/get", "member/find", "member/topup", "member/set-pin"])
+                                          "member/get", "member/find", "member/topup", "member/set-pin", "product/list",
+                                          "sale/create", "shift/open", "shift/close", "shift/payin", "shift/payout", "shift/get"])
         }
     }
 
