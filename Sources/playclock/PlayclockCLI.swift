@@ -37,7 +37,8 @@ struct Playclock: AsyncParsableCommand {
             """,
         subcommands: [
             Stations.self, StationCommand.self, SessionCommand.self, PlugCommand.self, PricingShow.self, PriceCommand.self,
-            RateCommand.self, PackageCommand.self, TierCommand.self, MemberCommand.self, SaleCommand.self, RawRequest.self,
+            RateCommand.self, PackageCommand.self, TierCommand.self, MemberCommand.self, SaleCommand.self, ProductCommand.self,
+            SellCommand.self, ShiftCommand.self, RawRequest.self,
             BrokerCommand.self, DatabaseCommand.self, DashboardCommand.self,
         ])
 }

@@ -30,9 +30,13 @@ struct PlayclockDaemon: AsyncParsableCommand {
             samples/pricing.json) seeds a database without prices; sales, top-ups, session charges, \
             refunds and voids are append-only ledger entries in the same transaction as what they pay \
             for, and money requests with a "transaction" id are applied once.
+
+            Counter: the config's "counter" section (prices_include_tax, taxes per category in \
+            percent, cash_requires_shift, venue_name, venue_address) governs baskets (sale/create), \
+            products and cash shifts (shift/open, shift/close with its stored Z report).
             """)
 
-    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, events, policy, pricing).")
+    @Option(name: .long, help: "JSON config file (keys: broker, tls_ca_file, username, password_file, database, topic_root, venue, client_id, roles, shared_topic_role, http, events, policy, pricing, counter).")
     var config: String?
 
     @Option(name: .long, help: "Broker URL, mqtt://HOST:PORT or mqtts://HOST:PORT for TLS (default mqtt://127.0.0.1:1883).")

@@ -171,4 +171,22 @@ struct CounterTests {
         #expect(after["error"]?["code"] == "no_shift")
         try h.expectCleanDBCheck()
     }
+
+    @Test func theCLISellsABasketAndPrintsTheShiftsReport() async throws {
+        // The shared topic has the manager role in this fixture and no account: cash needs a
+        // shift of an account, so the CLI sells by card and reads a cashier's report by number.
+        let h = try await Self.harness()
+        try await Self.addProducts(h)
+        #expect(try await h.request(as: "till1", "shift/open", ["float": 1000])["status"] == "ok")
+        let cli = try binaryPath("playclock")
+        let (sold, status) = try runTool(cli, ["sell", "cola:2", "PC-01=@30m", "--card", "--broker", h.broker.url], timeout: .seconds(30))
+        #expect(status == 0, "\(sold)")
+        #expect(sold.contains("11.50 EUR") == false && sold.contains("10.00 EUR"), "\(sold)")
+        let (cash, cashStatus) = try runTool(cli, ["sell", "chips", "--cash", "--broker", h.broker.url], timeout: .seconds(30))
+        #expect(cashStatus != 0 && cash.contains("no_shift"), "\(cash)")
+        let (report, reportStatus) = try runTool(cli, ["shift", "report", "--shift", "1", "--broker", h.broker.url], timeout: .seconds(30))
+        #expect(reportStatus == 0, "\(report)")
+        #expect(report.contains("X report") && report.contains("expected 1000"), "\(report)")
+        try h.expectCleanDBCheck()
+    }
 }
