@@ -448,7 +448,8 @@ public actor Hub {
                 if case .answered(let replay) = memory {
                     metrics.recordCommand(verb: verb, via: source, refused: (try? replay.result.get()) == nil,
                                           nanoseconds: Int64((ContinuousClock.now - started) / .nanoseconds(1)))
-                    return replay
+                    // The remembered answer is the core's; a closed shift's Z report is added again.
+                    return RequestOutcome(result: try withHistory(replay.result, command: command), transaction: replay.transaction)
                 }
                 let context = try commandContext(for: command)
                 let outcome = try transact { core in

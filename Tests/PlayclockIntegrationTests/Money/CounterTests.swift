@@ -146,9 +146,13 @@ struct CounterTests {
         #expect(xr["pay_outs"]?.arrayValue?.first?["reason"] == "milk delivery")
 
         // Close with 50 missing.
-        let closed = try await h.request(as: "till1", "shift/close", ["counted": .int(expected - 50), "note": "short"])
+        let closed = try await h.request(as: "till1", "shift/close", ["counted": .int(expected - 50), "note": "short"], transaction: "close-1")
         #expect(closed["status"] == "ok", "\(closed)")
         let z = try #require(closed["data"]?["report"])
+        // A retry of the close (the cashier pressed twice) gets the same answer, report included.
+        let retried = try await h.request(as: "till1", "shift/close", ["counted": .int(expected - 50), "note": "short"], transaction: "close-1")
+        #expect(retried["data"]?["report"] == z)
+        #expect(try h.sql("SELECT COUNT(*) FROM shifts WHERE closed_at_ms IS NOT NULL AND staff = 'till1'") == ["1"])
         #expect(z["type"] == "Z")
         #expect(z["cash"]?["difference"] == -50)
         #expect(z["cash"]?["counted"] == .int(expected - 50))
