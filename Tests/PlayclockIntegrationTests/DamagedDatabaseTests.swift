@@ -28,7 +28,7 @@ struct DamagedDatabaseTests {
         // Clean: exit 0, a summary line.
         let clean = try check(h.database)
         #expect(clean.status == 0, "\(clean.output)")
-        #expect(clean.output.contains("ok: \(h.database): schema 5, 4 stations, 1 sessions (1 running)"), "\(clean.output)")
+        #expect(clean.output.contains("ok: \(h.database): schema 6, 4 stations, 1 sessions (1 running)"), "\(clean.output)")
         let cleanJSON = try check(h.database, json: true)
         #expect(cleanJSON.status == 0)
         #expect(try JSONCoding.decode(Array(cleanJSON.output.utf8))["ok"] == true)
